@@ -1,0 +1,61 @@
+"""Functional fingerprint: hash of a program's rounded outputs on fixed random inputs.
+
+Two programs with the same fingerprint compute the same function on those
+inputs (x + x and 2 * x, say), so a study reuses the stored fitness instead of
+training again (Evolving RL, section 1 of PAPERS.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import jax.numpy as jnp
+import numpy as np
+
+from discolab.graph.interpret import Inputs, EncodedPrograms, batched_interpreter, encode
+from discolab.graph.program import Program
+from discolab.graph.space import SearchSpace
+from discolab.graph.types import ValueType
+
+DIGITS = 6
+
+
+def random_inputs(
+    space: SearchSpace, seed: int = 0, n: int = 10, low: float = -100.0, high: float = 100.0, actions: int = 4
+) -> dict[str, np.ndarray]:
+    """Fixed random inputs for fingerprints: floats uniform in [low, high].
+
+    LIST inputs get ``actions`` values per sample, PROB inputs a softmax of
+    such a list, ACTION inputs a random action index.
+    """
+    rng = np.random.default_rng(seed)
+    out: dict[str, np.ndarray] = {}
+    for name, t in space.inputs:
+        if t == ValueType.FLOAT:
+            out[name] = rng.uniform(low, high, n)
+        elif t == ValueType.LIST:
+            out[name] = rng.uniform(low, high, (n, actions))
+        elif t == ValueType.PROB:
+            z = rng.normal(size=(n, actions))
+            out[name] = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+        else:
+            out[name] = rng.integers(0, actions, n).astype(np.float64)
+    return {k: v.astype(np.float32) for k, v in out.items()}
+
+
+def hash_outputs(outputs: np.ndarray) -> str:
+    """Hash of values rounded to DIGITS significant digits; NaN and inf hash as such."""
+    flat = np.asarray(outputs, np.float64).ravel()
+    text = ",".join(np.format_float_positional(v, precision=DIGITS, unique=False, fractional=False, trim="-")
+                    if np.isfinite(v) else str(v) for v in flat)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def fingerprints(programs: Sequence[Program], space: SearchSpace, inputs: Inputs, pad_to: int | None = None) -> list[str]:
+    """The fingerprint of each program on ``inputs``, in one batched call."""
+    if not programs:
+        return []
+    encoded = encode(programs, space, pad_to=pad_to)
+    outputs = np.asarray(batched_interpreter(space)(EncodedPrograms(*map(jnp.asarray, encoded)), inputs))
+    return [hash_outputs(outputs[p]) for p in range(len(programs))]

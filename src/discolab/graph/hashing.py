@@ -1,0 +1,30 @@
+"""Structural hash: equal for programs that compute the same expression DAG.
+
+Dead nodes, node order and the argument order of commutative ops do not
+change the hash, so a mutation of dead code is recognised as a duplicate
+without evaluating anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from discolab.graph import ops as ops_lib
+from discolab.graph.program import Program
+from discolab.graph.space import SearchSpace
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def structural_hash(program: Program, space: SearchSpace) -> str:
+    """A 32-hex-digit hash of the output's expression DAG."""
+    digests = [_digest("input", name, t.value) for name, t in space.inputs]
+    digests += [_digest("const", repr(c)) for c in space.constants]
+    for node in program.nodes:
+        children = [digests[a] for a in node.args]
+        if ops_lib.get(node.op).commutative:
+            children.sort()
+        digests.append(_digest("op", node.op, *children))
+    return digests[-1]

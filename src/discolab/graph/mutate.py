@@ -1,0 +1,154 @@
+"""Type-preserving mutation: change an op, rewire an argument, insert or delete a node.
+
+Each kind is applied only where it can succeed, chosen among the kinds that
+can, so a mutation always returns a valid program of the same space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from discolab.graph import ops as ops_lib
+from discolab.graph.generate import ensure_required, random_node, slots_of_type
+from discolab.graph.program import Node, Program, live_slots
+from discolab.graph.space import SearchSpace
+from discolab.graph.types import ValueType
+
+MUTATIONS = ("change_op", "rewire", "insert", "delete")
+
+
+def _types(program: Program, space: SearchSpace) -> list[ValueType]:
+    return list(space.slot_types) + [ops_lib.get(n.op).out_type for n in program.nodes]
+
+
+def _live_nodes(program: Program, space: SearchSpace) -> list[int]:
+    live = live_slots(program, space)
+    return [i for i in range(len(program.nodes)) if space.n_fixed + i in live]
+
+
+def _change_op(program: Program, space: SearchSpace, rng: np.random.Generator) -> Program | None:
+    types = _types(program, space)
+    n_fixed = space.n_fixed
+    options = []
+    for i in _live_nodes(program, space):
+        old = ops_lib.get(program.nodes[i].op)
+        below = set(types[: n_fixed + i])
+        ops = [op for op in space.op_defs
+               if op.name != old.name and op.out_type == old.out_type and set(op.in_types) <= below]
+        options += [(i, op) for op in ops]
+    if not options:
+        return None
+    i, op = options[rng.integers(len(options))]
+    old = program.nodes[i]
+    old_types = ops_lib.get(old.op).in_types
+    args = []
+    for j, t in enumerate(op.in_types):
+        if j < len(old.args) and old_types[j] == t:
+            args.append(old.args[j])
+        else:
+            args.append(int(rng.choice(slots_of_type(types, t, n_fixed + i))))
+    nodes = list(program.nodes)
+    nodes[i] = Node(op.name, tuple(args))
+    return Program(tuple(nodes))
+
+
+def _rewire(program: Program, space: SearchSpace, rng: np.random.Generator) -> Program | None:
+    types = _types(program, space)
+    n_fixed = space.n_fixed
+    options = []
+    for i in _live_nodes(program, space):
+        node = program.nodes[i]
+        for j, t in enumerate(ops_lib.get(node.op).in_types):
+            if any(s != node.args[j] for s in slots_of_type(types, t, n_fixed + i)):
+                options.append((i, j, t))
+    if not options:
+        return None
+    i, j, t = options[rng.integers(len(options))]
+    node = program.nodes[i]
+    choices = [s for s in slots_of_type(types, t, n_fixed + i) if s != node.args[j]]
+    args = list(node.args)
+    args[j] = int(rng.choice(choices))
+    nodes = list(program.nodes)
+    nodes[i] = Node(node.op, tuple(args))
+    return Program(tuple(nodes))
+
+
+def _shift(node: Node, at: int, by: int) -> Node:
+    return Node(node.op, tuple(a + by if a >= at else a for a in node.args))
+
+
+def _insert(program: Program, space: SearchSpace, rng: np.random.Generator) -> Program | None:
+    """Inserts a new node before a live consumer and feeds one of its arguments."""
+    if len(program.nodes) >= space.max_nodes:
+        return None
+    n_fixed = space.n_fixed
+    types = _types(program, space)
+    live = _live_nodes(program, space)
+    consumer = live[rng.integers(len(live))]
+    position = int(rng.integers(0, consumer + 1))  # new node index, before the consumer
+    new = random_node(space, types[: n_fixed + position], rng)
+    if new is None:
+        return None
+    new_type = ops_lib.get(new.op).out_type
+    slot = n_fixed + position
+    nodes = [*program.nodes[:position], new, *(_shift(n, slot, 1) for n in program.nodes[position:])]
+    consumer += 1
+    wants = ops_lib.get(nodes[consumer].op).in_types
+    feeds = [j for j, t in enumerate(wants) if t == new_type]
+    if feeds:
+        j = feeds[rng.integers(len(feeds))]
+        args = list(nodes[consumer].args)
+        args[j] = slot
+        nodes[consumer] = Node(nodes[consumer].op, tuple(args))
+    return Program(tuple(nodes))
+
+
+def _delete(program: Program, space: SearchSpace, rng: np.random.Generator) -> Program | None:
+    """Removes a non-output node; its readers read an earlier slot of its type."""
+    if len(program.nodes) < 2:
+        return None
+    n_fixed = space.n_fixed
+    types = _types(program, space)
+    options = [i for i in range(len(program.nodes) - 1)
+               if slots_of_type(types, types[n_fixed + i], n_fixed + i)]
+    if not options:
+        return None
+    i = options[rng.integers(len(options))]
+    slot = n_fixed + i
+    replacement = int(rng.choice(slots_of_type(types, types[slot], slot)))
+    nodes = []
+    for k, node in enumerate(program.nodes):
+        if k == i:
+            continue
+        args = tuple(replacement if a == slot else (a - 1 if a > slot else a) for a in node.args)
+        nodes.append(Node(node.op, args))
+    return Program(tuple(nodes))
+
+
+_KINDS: dict[str, Callable[[Program, SearchSpace, np.random.Generator], Program | None]] = {
+    "change_op": _change_op,
+    "rewire": _rewire,
+    "insert": _insert,
+    "delete": _delete,
+}
+
+
+def mutate(
+    program: Program,
+    space: SearchSpace,
+    rng: np.random.Generator,
+    kinds: tuple[str, ...] = MUTATIONS,
+) -> Program:
+    """One random type-preserving mutation of ``program``.
+
+    Kinds are tried in a random order and the first that applies is used; the
+    result always validates against ``space``. A program no kind applies to
+    (a single node over a single input, say) is returned unchanged.
+    """
+    for k in rng.permutation(len(kinds)):
+        child = _KINDS[kinds[k]](program, space, rng)
+        if child is not None:
+            return ensure_required(child, space, rng)
+    return program

@@ -1,0 +1,76 @@
+"""Renderings of a program: an infix formula, Python/JAX source, a sympy expression."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from discolab.graph import ops as ops_lib
+from discolab.graph.program import Program, live_slots
+from discolab.graph.space import SearchSpace
+
+
+def to_infix(program: Program, space: SearchSpace) -> str:
+    """The output as one infix formula (shared subexpressions are repeated)."""
+    text = list(space.slot_names)
+    for node in program.nodes:
+        text.append(ops_lib.get(node.op).infix.format(*(text[a] for a in node.args)))
+    out = text[-1]
+    return out[1:-1] if out.startswith("(") and out.endswith(")") and _balanced(out[1:-1]) else out
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def to_source(program: Program, space: SearchSpace, name: str = "program", prelude: bool = True) -> str:
+    """Python/JAX source of a function computing the program (live nodes only).
+
+    The function takes the space's inputs as arguments, in order. With
+    ``prelude`` the text is a complete module, safe helpers included.
+    """
+    live = live_slots(program, space)
+    names = [n for n, _ in space.inputs] + [repr(c) for c in space.constants]
+    lines = [f"def {name}({', '.join(n for n, _ in space.inputs)}):"]
+    for i, node in enumerate(program.nodes):
+        slot = space.n_fixed + i
+        if slot not in live:
+            names.append("None")
+            continue
+        var = f"v{i}"
+        expr = ops_lib.get(node.op).source.format(*(_atom(names[a]) for a in node.args))
+        lines.append(f"    {var} = {expr}")
+        names.append(var)
+    lines.append(f"    return {names[-1]}")
+    body = "\n".join(lines) + "\n"
+    return f"{ops_lib.SOURCE_PRELUDE}\n\n{body}" if prelude else body
+
+
+def _atom(text: str) -> str:
+    return f"({text})" if text.startswith("-") else text
+
+
+def to_sympy(program: Program, space: SearchSpace) -> Any | None:
+    """A sympy expression of the output, or None if an op has no algebraic form.
+
+    Protected ops render as their mathematical meaning (``div`` as ``/``, ``log``
+    as ``log|x|``), so the expression is exact where the guards are inactive.
+    """
+    import sympy
+
+    live = live_slots(program, space)
+    values: list[Any] = [sympy.Symbol(n, real=True) for n, _ in space.inputs]
+    values += [sympy.nsimplify(c) for c in space.constants]
+    for i, node in enumerate(program.nodes):
+        if space.n_fixed + i not in live:
+            values.append(None)
+            continue
+        op = ops_lib.get(node.op)
+        if op.sympy is None:
+            return None
+        values.append(op.sympy(*(values[a] for a in node.args)))
+    return values[-1]

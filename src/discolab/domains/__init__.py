@@ -1,0 +1,7 @@
+"""Search domains: a search space plus a batched evaluator with named objectives."""
+
+from discolab.domains import regression as _regression  # noqa: F401  (registers "regression")
+from discolab.domains.base import Domain, Evaluation, Stage, Status
+from discolab.domains.registry import known, make, register, validate_config
+
+__all__ = ["Domain", "Evaluation", "Stage", "Status", "known", "make", "register", "validate_config"]

@@ -1,0 +1,362 @@
+"""The regression domain: find a formula for the Nguyen benchmark or a user's CSV.
+
+A candidate is a formula over the inputs ``x0``, ``x1`` (Nguyen) or the CSV's
+feature names. Every batch is scored in ONE jitted interpreter call on the
+training and held-out points together, padded to a bucket size (the next
+power of two, at least 32) so that batches of varying size reuse a handful of
+compiled functions.
+
+Scores:
+
+- NRMSE = RMSE / std(y) on each split, each split scaled by its own targets'
+  standard deviation (a split whose targets are all equal falls back to the
+  std of all targets). ``fitness = 1 / (1 + NRMSE_test)``, maximized, in (0, 1].
+- A formula that is non-finite at any point gets status ``non_finite`` and
+  fitness 0.0, the floor; a program that breaks the space gets ``invalid``.
+  Failed evaluations carry only the ``fitness`` objective.
+- ``details["recovered"]`` says whether the formula is the truth; it is
+  checked only when ``nrmse_test < 1e-3`` (the expensive symbolic check runs
+  on a handful of candidates) and is False otherwise.
+
+Exact recovery (Nguyen): the formula's sympy form minus the truth simplifies
+to 0 (tried only on expressions of at most ``SIMPLIFY_MAX_OPS`` ops), or it
+matches the truth in float64 on a dense grid (see ``nguyen.grid``) within
+``recovery_tolerance * max(1, max|truth|)``. Programs without a sympy form are
+checked with the float32 interpreter on the grid at relative tolerance 1e-4.
+For CSV data there is no truth: recovered means ``nrmse_test <
+recovery_tolerance``.
+
+Config: ``problem`` and ``csv`` are exclusive. Giving ``csv`` alone switches
+``problem`` off (its default only applies when no CSV is named); giving both
+explicitly is an error, as are the CSV-only fields (``target``, ``features``,
+``test_fraction``) set beside a Nguyen problem.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+import pydantic
+from pydantic import Field
+
+from discolab.domains import nguyen, tabular
+from discolab.domains.base import Evaluation, Stage, Status
+from discolab.domains.registry import register
+from discolab.domains.tabular import DataError
+from discolab.graph import (
+    EncodedPrograms, Program, SearchSpace, ValueType, batched_interpreter, encode, to_sympy,
+)
+from discolab.graph import ops as ops_lib
+from discolab.graph.program import is_valid
+
+__all__ = [
+    "DataError", "RegressionConfig", "RegressionDomain", "Split", "bucket_size", "nrmse", "simplifies_to",
+]
+
+#: Candidates below this held-out NRMSE get the (slow) exact-recovery check.
+RECOVERY_CHECK_NRMSE = 1e-3
+#: sympy.simplify is tried only on differences with at most this many ops.
+SIMPLIFY_MAX_OPS = 40
+#: Relative tolerance of the float32 fallback check.
+INTERPRETER_TOLERANCE = 1e-4
+#: Smallest padded batch; batches pad to the next power of two above it.
+MIN_BUCKET = 32
+FINGERPRINT_POINTS_PER_VAR = 16
+FINGERPRINT_SEED = 20240601
+CSV_ONLY_FIELDS = ("target", "features", "test_fraction")
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class RegressionConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
+    """Config of the ``regression`` domain (a ``[domain]`` section of a study)."""
+
+    problem: str | None = Field(
+        "nguyen-1", description="Nguyen problem, 'nguyen-1' .. 'nguyen-12'; off when `csv` is given."
+    )
+    csv: str | None = Field(None, description="Path of a numeric CSV with a header row; replaces `problem`.")
+    target: str = Field("y", description="CSV column to predict.")
+    features: tuple[str, ...] | None = Field(
+        None, description="CSV columns used as inputs, in order; default every column but the target."
+    )
+    test_fraction: float = Field(0.25, gt=0.0, lt=1.0, description="Share of CSV rows held out for scoring.")
+    ops: tuple[str, ...] = Field(
+        ("add", "sub", "mul", "div", "sin", "cos", "exp", "log"), min_length=1,
+        description="Ops a formula may use (see discolab.graph.ops).",
+    )
+    constants: tuple[FiniteFloat, ...] = Field(
+        (1.0,), max_length=64, description="Constants a formula may read."
+    )
+    max_nodes: int = Field(20, ge=1, le=256, description="Most op nodes in a formula.")
+    n_test: int = Field(200, ge=1, le=1_000_000, description="Held-out points drawn for a Nguyen problem.")
+    data_seed: int = Field(0, ge=0, description="Seed of the Nguyen points and of the CSV train/test split.")
+    recovery_tolerance: float = Field(
+        1e-6, gt=0.0, lt=1.0, description="Relative max error under which a formula counts as the truth."
+    )
+
+    @pydantic.field_validator("problem")
+    @classmethod
+    def _known_problem(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                nguyen.get(value)
+            except KeyError as err:
+                raise ValueError(err.args[0]) from None
+        return value
+
+    @pydantic.field_validator("ops")
+    @classmethod
+    def _known_ops(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            try:
+                op = ops_lib.get(name)
+            except KeyError as err:
+                raise ValueError(err.args[0]) from None
+            if op.out_type != ValueType.FLOAT or any(t != ValueType.FLOAT for t in op.in_types):
+                raise ValueError(f"op {name!r} does not map floats to a float; regression formulas need one")
+        if len(set(value)) != len(value):
+            raise ValueError(f"ops repeat a name: {list(value)}")
+        return value
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _csv_replaces_default_problem(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("csv") is not None and "problem" not in data:
+            return {**data, "problem": None}
+        return data
+
+    @pydantic.model_validator(mode="after")
+    def _one_source(self) -> RegressionConfig:
+        if (self.problem is None) == (self.csv is None):
+            raise ValueError("give exactly one of `problem` (a Nguyen problem) and `csv` (a data file)")
+        if self.problem is not None:
+            misplaced = [f for f in CSV_ONLY_FIELDS if f in self.model_fields_set]
+            if misplaced:
+                raise ValueError(f"{', '.join(misplaced)} apply to `csv` data only, not to {self.problem!r}")
+        return self
+
+
+class Split(NamedTuple):
+    """One split of the data: float64 inputs by name (each ``[n]``) and the target ``[n]``."""
+
+    inputs: dict[str, np.ndarray]
+    target: np.ndarray
+
+
+def bucket_size(n: int, minimum: int = MIN_BUCKET) -> int:
+    """The padded batch size for ``n`` programs: the next power of two, at least ``minimum``.
+
+    >>> bucket_size(3), bucket_size(40)
+    (32, 64)
+    """
+    return max(minimum, 1 << max(n - 1, 0).bit_length())
+
+
+def nrmse(outputs: np.ndarray, target: np.ndarray, scale: float) -> np.ndarray:
+    """RMSE of each row of ``outputs [P, n]`` against ``target [n]``, over ``scale``."""
+    with np.errstate(all="ignore"):
+        return np.sqrt(np.mean((outputs - target[None]) ** 2, axis=-1)) / scale
+
+
+def _scale(split_target: np.ndarray, all_targets: np.ndarray) -> float:
+    std = float(np.std(split_target))
+    return std if std > 0 else float(np.std(all_targets))
+
+
+class RegressionDomain:
+    """Symbolic regression on a Nguyen problem or a CSV file.
+
+    Attributes:
+      name: ``"regression"``.
+      config: the validated config.
+      problem: the Nguyen problem, or None for CSV data.
+      variables: input names, in order.
+      space: formulas over ``variables``; each must read at least one of them.
+      train, test: the data splits (float64).
+      truth: the sympy truth (Nguyen), or None (CSV).
+      fitness_floor: 0.0, the fitness of failed candidates.
+    """
+
+    name = "regression"
+    fitness_floor = 0.0
+
+    def __init__(self, config: RegressionConfig | None = None) -> None:
+        config = config or RegressionConfig()
+        self.config = config
+        if config.problem is not None:
+            problem = nguyen.get(config.problem)
+            self.problem: nguyen.NguyenProblem | None = problem
+            self.variables = problem.variables
+            train_x, train_y = nguyen.sample(problem, problem.n_train, config.data_seed, nguyen.TRAIN_STREAM)
+            test_x, test_y = nguyen.sample(problem, config.n_test, config.data_seed, nguyen.TEST_STREAM)
+            self.truth = nguyen.truth(problem)
+            self._grid = nguyen.grid(problem)  # [g, vars]
+            self._grid_truth = nguyen.evaluate_truth(problem, self._grid)  # [g]
+            box = [(problem.low, problem.high)] * problem.n_vars
+        else:
+            assert config.csv is not None
+            table = tabular.load_csv(config.csv, config.target, config.features)
+            self.problem = None
+            self.variables = table.features
+            train_rows, test_rows = tabular.split(len(table.y), config.test_fraction, config.data_seed)
+            train_x, train_y = table.x[train_rows], table.y[train_rows]
+            test_x, test_y = table.x[test_rows], table.y[test_rows]
+            self.truth = None
+            box = [(float(lo), float(hi)) for lo, hi in zip(train_x.min(0), train_x.max(0))]
+
+        self.space = SearchSpace(
+            inputs=tuple((v, ValueType.FLOAT) for v in self.variables),
+            ops=config.ops,
+            constants=config.constants,
+            max_nodes=config.max_nodes,
+            required_inputs=self.variables,
+        )
+        self.train = Split({v: train_x[:, i] for i, v in enumerate(self.variables)}, train_y)
+        self.test = Split({v: test_x[:, i] for i, v in enumerate(self.variables)}, test_y)
+        all_y = np.concatenate([train_y, test_y])
+        self._scales = (_scale(train_y, all_y), _scale(test_y, all_y))
+        # Train and test points in one array per input: one interpreter call per batch.
+        self._inputs = {
+            v: jnp.asarray(np.concatenate([train_x[:, i], test_x[:, i]]), jnp.float32)
+            for i, v in enumerate(self.variables)
+        }
+        rng = np.random.default_rng(FINGERPRINT_SEED)
+        n = FINGERPRINT_POINTS_PER_VAR * len(self.variables)
+        self._fingerprint = {
+            v: rng.uniform(lo, hi, n).astype(np.float32) for v, (lo, hi) in zip(self.variables, box)
+        }
+
+    def stages(self) -> Sequence[Stage]:
+        """One stage: score on the held-out points."""
+        return (Stage("heldout", self.evaluate),)
+
+    def fingerprint_inputs(self) -> dict[str, np.ndarray]:
+        """Fixed random points inside the data's range: 16 per variable, float32.
+
+        Drawn inside the range, not on [-100, 100], so that formulas which agree
+        where the data lives (``sqrt|x|`` and ``exp(log|x| / 2)`` on [0, 4], which
+        part ways only for negative x) share a fingerprint.
+        """
+        return {k: v.copy() for k, v in self._fingerprint.items()}
+
+    def _run(self, programs: Sequence[Program], inputs: Mapping[str, Any]) -> np.ndarray:
+        """Outputs ``[len(programs), n]`` of one bucketed, jitted call, as float64."""
+        encoded = encode(programs, self.space, pad_to=bucket_size(len(programs)))
+        out = batched_interpreter(self.space)(EncodedPrograms(*map(jnp.asarray, encoded)), inputs)
+        return np.asarray(out, np.float64)[: len(programs)]
+
+    def evaluate(
+        self, programs: Sequence[Program], seed: int = 0, previous: Sequence[Evaluation] | None = None
+    ) -> list[Evaluation]:
+        """Scores ``programs`` in one batched call; returns their evaluations in order.
+
+        ``seed`` and ``previous`` are unused: the data is fixed by ``data_seed``
+        and there is a single stage, so a score is a pure function of the program.
+        """
+        if not programs:
+            return []
+        start = time.perf_counter()
+        valid = [i for i, p in enumerate(programs) if is_valid(p, self.space)]
+        results: list[tuple[Status, dict[str, float], bool]] = [
+            (Status.INVALID, {"fitness": self.fitness_floor}, False)
+        ] * len(programs)
+        if valid:
+            outputs = self._run([programs[i] for i in valid], self._inputs)  # [V, train + test]
+            n_train = len(self.train.target)
+            finite = np.isfinite(outputs).all(axis=-1)
+            err_train = nrmse(outputs[:, :n_train], self.train.target, self._scales[0])
+            err_test = nrmse(outputs[:, n_train:], self.test.target, self._scales[1])
+            for k, i in enumerate(valid):
+                if not finite[k]:
+                    results[i] = (Status.NON_FINITE, {"fitness": self.fitness_floor}, False)
+                    continue
+                scores = {
+                    "fitness": 1.0 / (1.0 + float(err_test[k])),
+                    "nrmse_test": float(err_test[k]),
+                    "nrmse_train": float(err_train[k]),
+                }
+                recovered = bool(scores["nrmse_test"] < RECOVERY_CHECK_NRMSE) and (
+                    scores["nrmse_test"] < self.config.recovery_tolerance
+                    if self.problem is None
+                    else self.is_recovered(programs[i])
+                )
+                results[i] = (Status.OK, scores, recovered)
+        seconds = (time.perf_counter() - start) / len(programs)
+        return [
+            Evaluation(scores["fitness"], status, scores, {"recovered": recovered}, seconds)
+            for status, scores, recovered in results
+        ]
+
+    def is_recovered(self, program: Program) -> bool:
+        """Whether ``program`` is the truth (Nguyen) or fits the held-out data exactly (CSV)."""
+        if not is_valid(program, self.space):
+            return False
+        if self.problem is None:
+            n_train = len(self.train.target)
+            outputs = self._run([program], self._inputs)[:, n_train:]
+            err = nrmse(outputs, self.test.target, self._scales[1])[0]
+            return bool(np.isfinite(err) and err < self.config.recovery_tolerance)
+        try:
+            expr = to_sympy(program, self.space)
+        except Exception:  # noqa: BLE001  (a rendering failure means "check numerically")
+            expr = None
+        if expr is None:
+            return self._matches_interpreted(program)
+        values = self._sympy_on_grid(expr)
+        if values is None:
+            return self._matches_interpreted(program)
+        bound = self.config.recovery_tolerance * max(1.0, float(np.max(np.abs(self._grid_truth))))
+        return _close(values, self._grid_truth, bound) or simplifies_to(expr, self.truth)
+
+    def _sympy_on_grid(self, expr: Any) -> np.ndarray | None:
+        """The expression in float64 on the check grid, or None if sympy cannot evaluate it."""
+        import sympy
+
+        try:
+            fn = sympy.lambdify(nguyen.symbols(len(self.variables)), expr, "numpy")
+            with np.errstate(all="ignore"):
+                values = fn(*(self._grid[:, i] for i in range(self._grid.shape[1])))
+            return np.broadcast_to(np.asarray(values, np.float64), self._grid_truth.shape)
+        except Exception:  # noqa: BLE001  (complex results, unsupported functions)
+            return None
+
+    def _matches_interpreted(self, program: Program) -> bool:
+        """Float32 fallback: the interpreter on the grid, relative tolerance 1e-4."""
+        grid = {v: jnp.asarray(self._grid[:, i], jnp.float32) for i, v in enumerate(self.variables)}
+        values = self._run([program], grid)[0]
+        bound = INTERPRETER_TOLERANCE * max(1.0, float(np.max(np.abs(self._grid_truth))))
+        return _close(values, self._grid_truth, bound)
+
+
+def simplifies_to(expr: Any, truth: Any, max_ops: int = SIMPLIFY_MAX_OPS) -> bool:
+    """Whether sympy proves ``expr == truth``; False when unproven, too big or sympy fails.
+
+    The op cap bounds the time: simplify can run for minutes on large expressions.
+
+    >>> import sympy
+    >>> x = sympy.Symbol("x0", real=True)
+    >>> simplifies_to(x * (x + 1), x**2 + x), simplifies_to(sympy.sin(x), x)
+    (True, False)
+    """
+    import sympy
+
+    try:
+        diff = expr - truth
+        if sympy.count_ops(diff) > max_ops:
+            return False
+        return bool(sympy.simplify(diff) == 0)
+    except Exception:  # noqa: BLE001  (a sympy failure means "not proven")
+        return False
+
+
+def _close(values: np.ndarray, truth: np.ndarray, bound: float) -> bool:
+    """Max absolute error within ``bound``; any NaN fails."""
+    with np.errstate(all="ignore"):
+        return bool(np.all(np.abs(values - truth) <= bound))
+
+
+register("regression", RegressionConfig, RegressionDomain)

@@ -44,12 +44,21 @@ def random_inputs(
     return {k: v.astype(np.float32) for k, v in out.items()}
 
 
+def round_significant(values: np.ndarray, digits: int = DIGITS) -> np.ndarray:
+    """Rounds to ``digits`` significant digits; NaN and inf are kept as they are."""
+    values = np.asarray(values, np.float64)
+    finite = np.isfinite(values) & (values != 0)
+    exponent = np.floor(np.log10(np.abs(np.where(finite, values, 1.0))))
+    scale = 10.0 ** (digits - 1 - exponent)
+    rounded = np.where(finite, np.round(values * scale) / scale, values)
+    return np.where(rounded == 0, 0.0, rounded)  # -0.0 and 0.0 hash alike
+
+
 def hash_outputs(outputs: np.ndarray) -> str:
     """Hash of values rounded to DIGITS significant digits; NaN and inf hash as such."""
-    flat = np.asarray(outputs, np.float64).ravel()
-    text = ",".join(np.format_float_positional(v, precision=DIGITS, unique=False, fractional=False, trim="-")
-                    if np.isfinite(v) else str(v) for v in flat)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    rounded = np.array(round_significant(outputs))
+    rounded[np.isnan(rounded)] = np.nan  # one NaN bit pattern
+    return hashlib.sha256(np.ascontiguousarray(rounded).tobytes()).hexdigest()[:32]
 
 
 def fingerprints(programs: Sequence[Program], space: SearchSpace, inputs: Inputs, pad_to: int | None = None) -> list[str]:

@@ -10,19 +10,23 @@ from __future__ import annotations
 import hashlib
 
 from discolab.graph import ops as ops_lib
-from discolab.graph.program import Program
+from discolab.graph.program import Program, live_slots
 from discolab.graph.space import SearchSpace
 
 
 def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
 def structural_hash(program: Program, space: SearchSpace) -> str:
     """A 32-hex-digit hash of the output's expression DAG."""
     digests = [_digest("input", name, t.value) for name, t in space.inputs]
     digests += [_digest("const", repr(c)) for c in space.constants]
-    for node in program.nodes:
+    live = live_slots(program, space)
+    for slot, node in enumerate(program.nodes, start=space.n_fixed):
+        if slot not in live:  # dead code does not change the function
+            digests.append("")
+            continue
         children = [digests[a] for a in node.args]
         if ops_lib.get(node.op).commutative:
             children.sort()

@@ -34,11 +34,6 @@ class Program:
 
     nodes: tuple[Node, ...]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "nodes", tuple(Node(str(n.op), tuple(int(a) for a in n.args)) for n in self.nodes)
-        )
-
     def __len__(self) -> int:
         return len(self.nodes)
 
@@ -48,15 +43,18 @@ class Program:
     @classmethod
     def from_json(cls, text: str) -> Program:
         try:
-            raw = json.loads(text)
-            nodes = tuple(Node(op, tuple(args)) for op, args in raw)
-        except (ValueError, TypeError) as err:
+            return cls.from_nodes(json.loads(text))
+        except (ValueError, TypeError) as err:  # int("a") fails here, as does a non-list
             raise InvalidProgram(f"program JSON is malformed: {err}") from None
-        return cls(nodes)
 
     @classmethod
     def from_nodes(cls, nodes: Sequence[tuple[str, Sequence[int]]]) -> Program:
-        return cls(tuple(Node(op, tuple(args)) for op, args in nodes))
+        """Builds a program from ``(op, args)`` pairs, normalizing names and indices.
+
+        The plain constructor trusts its ``Node`` tuples (mutation builds them
+        already normal); outside input comes through here or ``from_json``.
+        """
+        return cls(tuple(Node(str(op), tuple(int(a) for a in args)) for op, args in nodes))
 
 
 def slot_type(program: Program, space: SearchSpace, slot: int) -> ValueType:

@@ -1,0 +1,214 @@
+"""The `discolab` command line: search, resume, show and export studies.
+
+Every user error (a bad config field, an unknown op, a missing or foreign
+file) prints one line naming what is wrong and exits with code 2 before any
+stored study is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_CONFIG = Path(__file__).parent / "defaults" / "nguyen.toml"
+
+
+def _enable_compile_cache() -> None:
+    """JAX's persistent compilation cache: a resumed or repeated search compiles nothing.
+
+    The folder is ``$DISCOLAB_CACHE_DIR`` or ``~/.cache/discolab/jax``; set
+    ``DISCOLAB_CACHE_DIR=off`` to disable it.
+    """
+    import os
+
+    folder = os.environ.get("DISCOLAB_CACHE_DIR", str(Path.home() / ".cache" / "discolab" / "jax"))
+    if folder == "off":
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from discolab.domains.regression import DataError
+    from discolab.report import ReportError
+    from discolab.study import StoreError, StudyError
+    from discolab.study.config import ConfigError
+
+    return ConfigError, StoreError, StudyError, DataError, ReportError
+
+
+class _RateColumn(ProgressColumn):
+    """Evaluations per second since the run started, compile time included."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        done = task.completed - task.fields.get("resumed_from", 0)
+        rate = done / elapsed if elapsed > 0 else 0.0
+        return Text(f"{rate:,.0f} eval/s", style="cyan")
+
+
+def _run(path: Path, quiet: bool) -> None:
+    from discolab.study import Store, run_study
+
+    _enable_compile_cache()
+    store = Store.open(path)
+    done = store.counts().evaluated
+    target = int(store.config()["study"]["evaluations"])
+    store.close()
+    columns = [
+        TextColumn("[bold]{task.description}"), BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} evals"), _RateColumn(),
+        TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=err_console, disable=quiet, transient=False) as progress:
+        task = progress.add_task("search", total=target, completed=done, best="-", resumed_from=done)
+
+        def on_batch(p) -> None:
+            progress.update(task, completed=p.evaluations, best=f"{p.best_fitness:.4g}")
+
+        try:
+            final = run_study(path, on_batch=on_batch)
+        except KeyboardInterrupt:
+            progress.stop()
+            _fail(f"interrupted; finished evaluations are stored. Continue with: discolab resume {path}", 130)
+    console.print(
+        f"{final.evaluations} evaluations, {final.duplicates} duplicates, {final.proposals} proposals "
+        f"in {final.elapsed:.1f} s ({final.evaluations / max(final.elapsed, 1e-9):,.0f} eval/s)"
+    )
+    _print_best(path)
+
+
+def _print_best(path: Path) -> None:
+    from discolab.study import Store
+    from discolab.report import best_summary
+
+    with Store.open(path) as store:
+        console.print(best_summary(store), highlight=False)
+
+
+@app.command()
+def search(
+    config: Annotated[Optional[Path], typer.Argument(help="TOML config; default: the built-in Nguyen search.")] = None,
+    study: Annotated[Optional[Path], typer.Option(help="Study file to create (SQLite).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Override study.seed.")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Start a new search study and run it to its evaluation budget."""
+    errors = _user_errors()
+    from discolab.study import create_study
+    from discolab.study.config import load_config
+
+    try:
+        cfg = load_config(config or DEFAULT_CONFIG)
+        if seed is not None:
+            if seed < 0:
+                _fail(f"--seed must be >= 0, got {seed}")
+            cfg = cfg.with_seed(seed)
+        path = study or Path("studies") / f"{(config or DEFAULT_CONFIG).stem}-seed{cfg.study.seed}.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        create_study(path, cfg)
+        console.print(f"study {path}: {cfg.domain.name} / {cfg.searcher.name}, {cfg.study.evaluations} evaluations")
+        _run(path, quiet)
+    except errors as err:
+        _fail(str(err))
+    except OSError as err:
+        _fail(f"{err.filename or ''}: {err.strerror}" if err.strerror else str(err))
+
+
+@app.command()
+def resume(
+    study: Annotated[Path, typer.Argument(help="Study file to continue.")],
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Continue a study after a crash or kill; no finished evaluation is lost or repeated."""
+    errors = _user_errors()
+    if not study.is_file():
+        _fail(f"study not found: {study}")
+    try:
+        _run(study, quiet)
+    except errors as err:
+        _fail(str(err))
+
+
+@app.command()
+def show(
+    study: Annotated[Path, typer.Argument(help="Study file.")],
+    top: Annotated[int, typer.Option(help="How many programs to list.")] = 10,
+) -> None:
+    """Top programs as formulas, and counts of duplicates, hurdle failures and errors."""
+    errors = _user_errors()
+    from discolab.study import Store
+    from discolab.report import counts_line, top_table_rows
+
+    if not study.is_file():
+        _fail(f"study not found: {study}")
+    if top < 1:
+        _fail(f"--top must be >= 1, got {top}")
+    try:
+        with Store.open(study) as store:
+            header, rows = top_table_rows(store, top)
+            table = Table(title=f"{study}: top {top}")
+            for name in header:
+                wide = name == "formula"
+                table.add_column(name, overflow="fold" if wide else "ellipsis", no_wrap=not wide, ratio=1 if wide else None)
+            for row in rows:
+                table.add_row(*row)
+            console.print(table)
+            console.print(counts_line(store), highlight=False)
+    except errors as err:
+        _fail(str(err))
+
+
+@app.command()
+def export(
+    study: Annotated[Path, typer.Argument(help="Study file.")],
+    format: Annotated[str, typer.Option(help="python, sympy or json.")] = "python",
+    out: Annotated[Optional[Path], typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """The best program as Python/JAX source, a sympy expression or JSON."""
+    errors = _user_errors()
+    from discolab.study import Store
+    from discolab.report import export_best
+
+    if format not in ("python", "sympy", "json"):
+        _fail(f"--format must be python, sympy or json, got {format!r}")
+    if not study.is_file():
+        _fail(f"study not found: {study}")
+    try:
+        with Store.open(study) as store:
+            text = export_best(store, format)
+    except errors as err:
+        _fail(str(err))
+    if out is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        out.write_text(text)
+        console.print(f"wrote {out}")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

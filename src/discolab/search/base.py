@@ -1,0 +1,103 @@
+"""The ask/tell searcher protocol and its registry.
+
+Searchers keep all their state, RNG included, in a value that serializes to
+JSON, so a study can store it after every batch and a resumed search asks
+exactly what the killed one would have asked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import pydantic
+
+from discolab.graph import Program, SearchSpace
+
+
+@dataclasses.dataclass(frozen=True)
+class Proposal:
+    """A program to evaluate and the stored id of the parent it was mutated from."""
+
+    program: Program
+    parent_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What the searcher is told about one evaluated proposal."""
+
+    id: int
+    program: Program
+    fitness: float
+
+
+class Searcher(Protocol):
+    """Ask/tell search over the programs of one space with explicit state."""
+
+    def init(self, seed: int) -> dict[str, Any]:
+        """The initial state (JSON-serializable)."""
+        ...
+
+    def ask(self, state: dict[str, Any], n: int) -> tuple[list[Proposal], dict[str, Any]]:
+        """``n`` proposals and the new state."""
+        ...
+
+    def tell(self, state: dict[str, Any], results: Sequence[Result]) -> tuple[dict[str, Any], dict[str, float]]:
+        """The state after learning ``results``, and metrics."""
+        ...
+
+
+def clean_fitness(fitness: float, floor: float) -> float:
+    """NaN or infinite fitness counts as the floor: failed runs never win."""
+    return float(fitness) if math.isfinite(fitness) else float(floor)
+
+
+def rng_from_state(state: dict[str, Any]) -> np.random.Generator:
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state["rng"]
+    return rng
+
+
+def rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    return rng.bit_generator.state
+
+
+SearcherFactory = Callable[[SearchSpace, Any, float], Searcher]
+
+
+@dataclasses.dataclass(frozen=True)
+class SearcherEntry:
+    config: type[pydantic.BaseModel]
+    factory: SearcherFactory
+
+
+_SEARCHERS: dict[str, SearcherEntry] = {}
+
+
+def register(name: str, config: type[pydantic.BaseModel], factory: SearcherFactory) -> None:
+    """Registers a searcher ``factory(space, config, fitness_floor)``; names are unique."""
+    if name in _SEARCHERS:
+        raise ValueError(f"searcher {name!r} is already registered")
+    _SEARCHERS[name] = SearcherEntry(config, factory)
+
+
+def entry(name: str) -> SearcherEntry:
+    try:
+        return _SEARCHERS[name]
+    except KeyError:
+        raise KeyError(f"unknown searcher {name!r}; known: {', '.join(sorted(_SEARCHERS))}") from None
+
+
+def known() -> tuple[str, ...]:
+    return tuple(sorted(_SEARCHERS))
+
+
+def make(name: str, space: SearchSpace, config: Any = None, fitness_floor: float = 0.0) -> Searcher:
+    e = entry(name)
+    if not isinstance(config, pydantic.BaseModel):
+        config = e.config.model_validate(dict(config or {}))
+    return e.factory(space, config, fitness_floor)

@@ -1,0 +1,98 @@
+"""Regularized evolution (Real et al. 2019), the searcher of Evolving RL.
+
+The population is a queue: each child joins at the back and the oldest
+member leaves, whatever its fitness. Parents are tournament winners; a
+child is a mutation of its parent with probability ``mutation_probability``,
+else a fresh random program. A batch of ``n`` proposals is drawn from the
+same population, so with batches the search is the asynchronous variant the
+paper ran on many workers.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import pydantic
+
+from discolab.graph import Program, SearchSpace, mutate, random_program
+from discolab.search.base import Proposal, Result, clean_fitness, register, rng_from_state, rng_state
+
+
+class RegularizedEvolutionConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
+    """Options of regularized evolution (defaults as in Evolving RL)."""
+
+    population_size: int = pydantic.Field(300, ge=2, le=1_000_000, description="Members kept; the oldest leaves.")
+    tournament_size: int = pydantic.Field(25, ge=1, le=1_000_000, description="Members sampled per tournament.")
+    mutation_probability: float = pydantic.Field(
+        0.95, ge=0.0, le=1.0, description="Chance a child is a mutation of its parent, else a random program."
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _tournament_fits(self) -> "RegularizedEvolutionConfig":
+        if self.tournament_size > self.population_size:
+            raise ValueError(
+                f"tournament_size ({self.tournament_size}) exceeds population_size ({self.population_size})"
+            )
+        return self
+
+
+@functools.lru_cache(maxsize=8192)
+def _decode(program_json: str) -> Program:
+    """Parses a member's JSON; memoized (a pure function) because winners win many times."""
+    return Program.from_json(program_json)
+
+
+class RegularizedEvolution:
+    """Ask/tell regularized evolution; the state is a JSON-ready dict.
+
+    State: ``rng`` (numpy bit-generator state), ``population`` (a list of
+    ``[id, program_json, fitness]``, oldest first), ``asked`` (random programs
+    proposed while the population fills).
+    """
+
+    def __init__(self, space: SearchSpace, config: RegularizedEvolutionConfig, fitness_floor: float = 0.0):
+        self.space = space
+        self.config = config
+        self.fitness_floor = fitness_floor
+
+    def init(self, seed: int) -> dict[str, Any]:
+        import numpy as np
+
+        return {"rng": rng_state(np.random.default_rng(seed)), "population": [], "asked": 0}
+
+    def ask(self, state: dict[str, Any], n: int) -> tuple[list[Proposal], dict[str, Any]]:
+        rng = rng_from_state(state)
+        population = state["population"]
+        asked = state["asked"]
+        proposals = []
+        for _ in range(n):
+            if asked < self.config.population_size and len(population) < self.config.population_size:
+                proposals.append(Proposal(random_program(self.space, rng)))
+                asked += 1
+                continue
+            if not population:  # asked for more than the initial fill before any tell
+                proposals.append(Proposal(random_program(self.space, rng)))
+                continue
+            if rng.random() >= self.config.mutation_probability:
+                proposals.append(Proposal(random_program(self.space, rng)))
+                continue
+            picks = rng.choice(len(population), size=min(self.config.tournament_size, len(population)), replace=False)
+            # Ties go to the youngest member, which favours exploration.
+            winner = max(picks, key=lambda k: (population[k][2], k))
+            parent_id, parent_json, _ = population[winner]
+            child = mutate(_decode(parent_json), self.space, rng)
+            proposals.append(Proposal(child, parent_id))
+        return proposals, {**state, "rng": rng_state(rng), "asked": asked}
+
+    def tell(self, state: dict[str, Any], results: Sequence[Result]) -> tuple[dict[str, Any], dict[str, float]]:
+        population = list(state["population"])
+        for r in results:
+            population.append([r.id, r.program.to_json(), clean_fitness(r.fitness, self.fitness_floor)])
+        population = population[-self.config.population_size :]
+        best = max((m[2] for m in population), default=self.fitness_floor)
+        return {**state, "population": population}, {"population_best": best, "population": len(population)}
+
+
+register("regularized_evolution", RegularizedEvolutionConfig, RegularizedEvolution)

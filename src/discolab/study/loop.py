@@ -1,0 +1,344 @@
+"""The study loop: ask, dedupe, evaluate, tell, commit; one store transaction per batch.
+
+Everything a batch does is a function of the stored searcher state, the
+stored rows and ``(seed, batch index)``, so a study killed at any moment and
+resumed replays the interrupted batch exactly: no finished evaluation is
+lost, none is repeated, and the final table equals an uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from discolab import search
+from discolab.domains.base import Domain, Evaluation, Status
+from discolab.graph import SearchSpace, fingerprints, structural_hash, to_infix
+from discolab.search import Proposal, Result
+from discolab.study.config import ConfigError, StudyConfig, parse_config
+from discolab.study.executor import Executor, LocalExecutor, run_stages
+from discolab.study.store import ProgramRecord, Store, json_dumps
+
+#: A study stops when this many batches in a row fail entirely with a stage exception.
+MAX_FAILED_BATCHES = 3
+
+
+class StudyError(RuntimeError):
+    """A study that cannot go on; the message is one line saying why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """Where a study stands after a batch (totals over the whole study, resumes included).
+
+    Attributes:
+      evaluations: evaluated (non-duplicate) programs; the budget counts these.
+      evaluations_target: ``study.evaluations``.
+      proposals: stored proposals, duplicates included.
+      proposal_cap: ``study.proposal_cap``; the study also stops there.
+      duplicates: proposals that reused a stored score.
+      hurdle_failed, errors: evaluated programs with those statuses.
+      best_fitness, best_formula: the best evaluated program (None before any).
+      batches: committed batches.
+      elapsed: wall seconds of this ``run_study`` call.
+    """
+
+    evaluations: int
+    evaluations_target: int
+    proposals: int
+    proposal_cap: int
+    duplicates: int
+    hurdle_failed: int
+    errors: int
+    best_fitness: float | None
+    best_formula: str | None
+    batches: int
+    elapsed: float
+
+    @property
+    def finished(self) -> bool:
+        return self.evaluations >= self.evaluations_target or self.proposals >= self.proposal_cap
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """What a duplicate reuses from its original row (a slim cache entry)."""
+
+    id: int
+    status: Status
+    fitness: float
+    objectives: Mapping[str, float]
+    fingerprint: str
+
+
+class DedupeIndex:
+    """Structural hash and fingerprint -> the stored original whose score a duplicate reuses.
+
+    Mirrors ``Store.lookup_hash``/``lookup_fingerprint`` in memory: built from
+    the store's rows at open and extended after each commit by the same rule,
+    so a resumed study dedupes exactly as the uninterrupted one. Originals
+    with status ``error`` are not indexed: a failed run says nothing about the
+    program, so it is evaluated again.
+    """
+
+    def __init__(self) -> None:
+        self.by_hash: dict[str, Score] = {}
+        self.by_fingerprint: dict[str, Score] = {}
+        self._originals: dict[int, Score] = {}
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[ProgramRecord]) -> DedupeIndex:
+        index = cls()
+        index.add(rows)
+        return index
+
+    def add(self, rows: Iterable[ProgramRecord]) -> None:
+        """Indexes rows, which must come in id order."""
+        for r in rows:
+            if r.duplicate_of is None:
+                if r.status == Status.ERROR:
+                    continue
+                original = Score(r.id, r.status, r.fitness, dict(r.objectives), r.fingerprint)
+                self._originals[r.id] = original
+            else:
+                found = self._originals.get(r.duplicate_of)
+                if found is None:
+                    continue
+                original = found
+            self.by_hash.setdefault(r.struct_hash, original)
+            self.by_fingerprint.setdefault(r.fingerprint, original)
+
+
+@dataclasses.dataclass(frozen=True)
+class Planned:
+    """A proposal after dedupe: ``original`` is None (evaluate it), a stored Score, or
+    the position of an earlier proposal of the same batch that will be evaluated."""
+
+    proposal: Proposal
+    struct_hash: str
+    fingerprint: str
+    original: Score | int | None
+
+
+def batch_seed(seed: int, batch: int) -> int:
+    """The evaluation seed of a batch: a function of the study seed and the batch index only."""
+    return int(np.random.SeedSequence([seed, batch]).generate_state(1, np.uint32)[0] >> 1)
+
+
+def plan_batch(
+    proposals: Sequence[Proposal],
+    space: SearchSpace,
+    fingerprint_inputs: Mapping[str, np.ndarray],
+    index: DedupeIndex,
+    pad_to: int | None = None,
+) -> list[Planned]:
+    """Marks duplicates, against the store and within the batch.
+
+    The structural hash is checked first (free); fingerprints are computed in
+    ONE batched call, only for programs whose structure is new. The first
+    proposal of a function in the batch is evaluated; later ones point at it.
+    """
+    hashes = [structural_hash(p.program, space) for p in proposals]
+    first: dict[str, int] = {}
+    new = [i for i, h in enumerate(hashes) if h not in index.by_hash and first.setdefault(h, i) == i]
+    fps = dict(zip(new, fingerprints([proposals[i].program for i in new], space, fingerprint_inputs, pad_to=pad_to)))
+    planned: list[Planned] = []
+    in_batch: dict[str, int] = {}  # fingerprint -> position of the batch's original
+    for i, (proposal, h) in enumerate(zip(proposals, hashes)):
+        if h in index.by_hash:
+            stored = index.by_hash[h]
+            planned.append(Planned(proposal, h, stored.fingerprint, stored))
+        elif first[h] != i:
+            earlier = planned[first[h]]
+            original = earlier.original if earlier.original is not None else first[h]
+            planned.append(Planned(proposal, h, earlier.fingerprint, original))
+        else:
+            f = fps[i]
+            original = index.by_fingerprint.get(f, in_batch.get(f))
+            if original is None:
+                in_batch[f] = i
+            planned.append(Planned(proposal, h, f, original))
+    return planned
+
+
+def trim(planned: Sequence[Planned], budget: int) -> list[Planned]:
+    """The longest prefix that evaluates at most ``budget`` programs, ending at the last one it needs."""
+    kept: list[Planned] = []
+    evaluated = 0
+    for p in planned:
+        if evaluated == budget:
+            break
+        kept.append(p)
+        evaluated += p.original is None
+    return kept
+
+
+def create_study(path: str | Path, config: StudyConfig) -> None:
+    """Creates a study file; builds the domain and searcher first so bad data fails before any write."""
+    domain = config.make_domain()
+    search.make(config.searcher.name, domain.space, config.searcher_config(), domain.fitness_floor)
+    Store.create(path, config.to_dict(), domain.space.to_dict()).close()
+
+
+def run_study(
+    path: str | Path,
+    *,
+    on_batch: Callable[[Progress], None] | None = None,
+    max_batches: int | None = None,
+    executor: Executor | None = None,
+) -> Progress:
+    """Runs (or resumes) the study at ``path`` until its budget is spent.
+
+    Args:
+      path: a study made by ``create_study``; a killed run resumes from its
+        last committed batch.
+      on_batch: called with the progress after each committed batch.
+      max_batches: stop after this many batches of this call (None: no limit).
+      executor: where stages run (default: in this process).
+
+    Returns:
+      The progress when the call stopped; ``progress.finished`` says whether the
+      study's budget is spent.
+
+    Raises:
+      StudyError: the stored config or space no longer fits this code, or
+        ``MAX_FAILED_BATCHES`` batches in a row failed with a stage exception.
+      StoreError: the file is not a study of this version.
+    """
+    start = time.perf_counter()
+    executor = executor or LocalExecutor()
+    with Store.open(path) as store:
+        config, domain = _rebuild(store)
+        study = config.study
+        searcher = search.make(config.searcher.name, domain.space, config.searcher_config(), domain.fitness_floor)
+        state = store.searcher_state()
+        state = _roundtrip(searcher.init(study.seed) if state is None else state)
+        index = DedupeIndex.from_rows(store.rows())
+        inputs = domain.fingerprint_inputs()
+        progress = _initial_progress(store, config, domain.space, start)
+        failed_streak = 0
+        ran = 0
+        while not progress.finished and (max_batches is None or ran < max_batches):
+            batch = progress.batches
+            batch_start = time.perf_counter()
+            n = min(study.batch_size, study.proposal_cap - progress.proposals)
+            proposals, state = searcher.ask(state, n)
+            if not proposals:
+                raise StudyError(f"{path}: searcher {config.searcher.name!r} proposed nothing")
+            planned = trim(plan_batch(proposals, domain.space, inputs, index, pad_to=study.batch_size),
+                           progress.evaluations_target - progress.evaluations)
+            seed = batch_seed(study.seed, batch)
+            originals = [p.proposal.program for p in planned if p.original is None]
+            staged = run_stages(domain.stages(), originals, seed, executor, domain.fitness_floor)
+            rows = _records(planned, staged.evaluations, batch, store.next_id())
+            state, metrics = searcher.tell(state, [Result(r.id, r.program, r.fitness) for r in rows])
+            state = _roundtrip(state)
+            store.commit_batch(batch, rows, state, seed=seed, seconds=time.perf_counter() - batch_start,
+                               metrics=_floats(metrics))
+            index.add(rows)
+            progress = _advance(progress, rows, domain.space, start)
+            ran += 1
+            if on_batch is not None:
+                on_batch(progress)
+            evaluated = [r for r in rows if r.duplicate_of is None]
+            if staged.failure is not None and evaluated and all(r.status == Status.ERROR for r in evaluated):
+                failed_streak += 1
+            elif evaluated:
+                failed_streak = 0
+            if failed_streak >= MAX_FAILED_BATCHES:
+                raise StudyError(
+                    f"{path}: stopped after {failed_streak} consecutive failed batches: {staged.failure}"
+                )
+        return progress
+
+
+def _rebuild(store: Store) -> tuple[StudyConfig, Domain]:
+    try:
+        config = parse_config(store.config())
+    except ConfigError as err:
+        raise StudyError(f"{store.path}: the stored config is not valid for this discolab: {err}") from None
+    domain = config.make_domain()
+    space = _roundtrip(domain.space.to_dict())
+    if space != store.space():
+        raise StudyError(
+            f"{store.path}: domain {config.domain.name!r} now builds a different search space than "
+            "the study was created with; resume with the discolab version that created it"
+        )
+    return config, domain
+
+
+def _records(
+    planned: Sequence[Planned], evaluations: Sequence[Evaluation], batch: int, first_id: int
+) -> list[ProgramRecord]:
+    """Rows of a batch: evaluated programs in order, duplicates copying their original's scores."""
+    now = time.time()
+    scores = iter(evaluations)
+    rows: list[ProgramRecord] = []
+    for position, p in enumerate(planned):
+        common = dict(id=first_id + position, batch=batch, position=position, program=p.proposal.program,
+                      struct_hash=p.struct_hash, fingerprint=p.fingerprint, parent_id=p.proposal.parent_id,
+                      created=now)
+        if p.original is None:
+            e = next(scores)
+            rows.append(ProgramRecord(**common, duplicate_of=None, status=e.status, fitness=float(e.fitness),
+                                      objectives={k: float(v) for k, v in e.objectives.items()},
+                                      details=dict(e.details),
+                                      seconds=float(e.seconds)))
+            continue
+        o = rows[p.original] if isinstance(p.original, int) else p.original
+        rows.append(ProgramRecord(**common, duplicate_of=o.id, status=o.status, fitness=o.fitness,
+                                  objectives=dict(o.objectives), details={}, seconds=0.0))
+    return rows
+
+
+def _initial_progress(store: Store, config: StudyConfig, space: SearchSpace, start: float) -> Progress:
+    counts = store.counts()
+    best = store.top(1)
+    return Progress(
+        evaluations=counts.evaluated,
+        evaluations_target=config.study.evaluations,
+        proposals=counts.proposals,
+        proposal_cap=config.study.proposal_cap,
+        duplicates=counts.duplicates,
+        hurdle_failed=counts.by_status.get(Status.HURDLE_FAILED.value, 0),
+        errors=counts.by_status.get(Status.ERROR.value, 0),
+        best_fitness=best[0].fitness if best else None,
+        best_formula=to_infix(best[0].program, space) if best else None,
+        batches=store.completed_batches(),
+        elapsed=time.perf_counter() - start,
+    )
+
+
+def _advance(progress: Progress, rows: Sequence[ProgramRecord], space: SearchSpace, start: float) -> Progress:
+    evaluated = [r for r in rows if r.duplicate_of is None]
+    best_fitness, best_formula = progress.best_fitness, progress.best_formula
+    for r in evaluated:  # ties keep the earliest, as Store.top does
+        if best_fitness is None or r.fitness > best_fitness:
+            best_fitness, best_formula = r.fitness, to_infix(r.program, space)
+    return dataclasses.replace(
+        progress,
+        evaluations=progress.evaluations + len(evaluated),
+        proposals=progress.proposals + len(rows),
+        duplicates=progress.duplicates + len(rows) - len(evaluated),
+        hurdle_failed=progress.hurdle_failed + sum(r.status == Status.HURDLE_FAILED for r in evaluated),
+        errors=progress.errors + sum(r.status == Status.ERROR for r in evaluated),
+        best_fitness=best_fitness,
+        best_formula=best_formula,
+        batches=progress.batches + 1,
+        elapsed=time.perf_counter() - start,
+    )
+
+
+def _roundtrip(value: Any) -> Any:
+    """The value as the store gives it back, so a resumed searcher sees exactly what a running one sees."""
+    return json.loads(json_dumps(value))
+
+
+def _floats(metrics: Mapping[str, Any]) -> dict[str, float]:
+    return {str(k): float(v) for k, v in metrics.items() if isinstance(v, int | float | np.number)}

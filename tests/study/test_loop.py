@@ -41,9 +41,11 @@ def test_budget_is_met_exactly(study_path):
         assert store.searcher_state() is not None
 
 
-def test_dedupe_by_structure_and_function(study_path):
+@pytest.mark.parametrize("tell_duplicates", [False, True])
+def test_dedupe_by_structure_and_function(study_path, tell_duplicates):
     script = [A, A_DEAD, B, C, B_SWAP, C_TIMES_1, D, A]
-    config = make_config({"evaluations": 3, "batch_size": 4}, {"constants": [1.0, 2.0]},
+    config = make_config({"evaluations": 3, "batch_size": 4, "tell_duplicates": tell_duplicates},
+                         {"constants": [1.0, 2.0]},
                          {"name": "test_scripted", "programs": [p.to_json() for p in script]})
     progress = run(study_path, config)
     with Store.open(study_path) as store:
@@ -61,7 +63,8 @@ def test_dedupe_by_structure_and_function(study_path):
             assert r.seconds == 0.0 and r.details == {}
     assert len({r.fingerprint for r in rows}) == 3
     assert (progress.evaluations, progress.duplicates, progress.proposals) == (3, 4, 7)
-    assert state["told"] == [[r.id, r.fitness] for r in rows]  # duplicates are told their reused fitness
+    told = [[r.id, r.fitness] for r in rows if tell_duplicates or not r.is_duplicate]
+    assert state["told"] == told  # with tell_duplicates, duplicates are told their reused fitness
 
 
 def test_tiny_space_stops_at_the_proposal_cap(study_path):

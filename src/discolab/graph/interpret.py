@@ -71,6 +71,11 @@ def _bank_shapes(space: SearchSpace, inputs: Inputs) -> dict[ValueType, tuple[in
     return {t: shapes[t] for t in space.types}
 
 
+#: What an op that a node does not name reads instead of its arguments: inside
+#: every protected op's safe domain; action 0 is a valid index.
+_NEUTRAL = {ValueType.FLOAT: 1.0, ValueType.LIST: 1.0, ValueType.PROB: 1.0, ValueType.ACTION: 0.0}
+
+
 def interpret_one(
     space: SearchSpace, op_ids: jax.Array, args: jax.Array, output: jax.Array, inputs: Inputs
 ) -> jax.Array:
@@ -99,11 +104,17 @@ def interpret_one(
 
     def step(banks: dict, node: tuple) -> tuple[dict, None]:
         i, op_id, arg = node
-        results = []
-        for op in op_defs:
-            operands = [banks[t][arg[j]] for j, t in enumerate(op.in_types)]
-            results.append(jnp.asarray(op.fn(*operands), dtype))
         slot = space.n_fixed + i
+        real = slot <= output  # padding nodes after the output compute nothing
+        results = []
+        for k, op in enumerate(op_defs):
+            # Ops the node does not name read a neutral constant, not its arguments:
+            # their values and local derivatives stay finite, so the zero
+            # cotangent they get never meets an inf (0 * inf would be NaN in
+            # the gradient of the named op's arguments).
+            chosen = real & (op_id == k)
+            operands = [jnp.where(chosen, banks[t][arg[j]], _NEUTRAL[t]) for j, t in enumerate(op.in_types)]
+            results.append(jnp.asarray(op.fn(*operands), dtype))
         new = dict(banks)
         for t, ks in by_type.items():
             if not ks:

@@ -143,12 +143,16 @@ def mutate(
 ) -> Program:
     """One random type-preserving mutation of ``program``.
 
-    Kinds are tried in a random order and the first that applies is used; the
-    result always validates against ``space``. A program no kind applies to
-    (a single node over a single input, say) is returned unchanged.
+    Kinds are tried in a random order and the first that changes the program
+    is used; the result always validates against ``space``. (The required-input
+    repair can undo a kind's change, e.g. rewire an argument away from the only
+    required input and then back: the next kind is tried then.) A program no
+    kind changes (a single node over a single input, say) is returned unchanged.
     """
     for k in rng.permutation(len(kinds)):
         child = _KINDS[kinds[k]](program, space, rng)
         if child is not None:
-            return ensure_required(child, space, rng)
+            child = ensure_required(child, space, rng)
+            if child != program:
+                return child
     return program

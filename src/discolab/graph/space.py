@@ -8,6 +8,7 @@ function.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from discolab.graph import ops as ops_lib
 from discolab.graph.types import ValueType
@@ -65,30 +66,38 @@ class SearchSpace:
             raise ValueError(
                 f"search space: no op produces the output type {self.output_type} from the inputs' types"
             )
+        if self.required_inputs:
+            start = {t for n, t in self.inputs if n in self.required_inputs}
+            chain = dependency_chain(self.op_defs, start, producible_types(self), self.output_type)
+            if chain is None or len(chain) > self.max_nodes:
+                raise ValueError(
+                    f"search space: no chain of at most {self.max_nodes} ops makes the output "
+                    f"({self.output_type}) depend on any of the required inputs {list(self.required_inputs)}"
+                )
 
-    @property
+    @functools.cached_property
     def op_defs(self) -> tuple[ops_lib.Op, ...]:
         return tuple(ops_lib.get(name) for name in self.ops)
 
-    @property
+    @functools.cached_property
     def n_fixed(self) -> int:
         """Slots before the first node: inputs, then constants."""
         return len(self.inputs) + len(self.constants)
 
-    @property
+    @functools.cached_property
     def slot_types(self) -> tuple[ValueType, ...]:
         """Type of each fixed slot (inputs, then constants)."""
         return tuple(t for _, t in self.inputs) + (ValueType.FLOAT,) * len(self.constants)
 
-    @property
+    @functools.cached_property
     def slot_names(self) -> tuple[str, ...]:
         return tuple(n for n, _ in self.inputs) + tuple(f"{c:g}" for c in self.constants)
 
-    @property
+    @functools.cached_property
     def max_arity(self) -> int:
         return max(op.arity for op in self.op_defs)
 
-    @property
+    @functools.cached_property
     def types(self) -> tuple[ValueType, ...]:
         """Every type that a slot of this space can hold, in a fixed order."""
         seen = dict.fromkeys(self.slot_types)
@@ -107,3 +116,66 @@ class SearchSpace:
             "output_type": self.output_type.value,
             "required_inputs": list(self.required_inputs),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SearchSpace":
+        """Inverse of ``to_dict`` (a study stores its space this way)."""
+        return cls(
+            inputs=tuple((n, t) for n, t in data["inputs"]),
+            ops=tuple(data["ops"]),
+            constants=tuple(data.get("constants", ())),
+            max_nodes=int(data["max_nodes"]),
+            output_type=data.get("output_type", "float"),
+            required_inputs=tuple(data.get("required_inputs", ())),
+        )
+
+
+def producible_types(space: SearchSpace) -> set[ValueType]:
+    """Every type some program of the space can compute (the fixed slots' types included)."""
+    types = set(space.slot_types)
+    grew = True
+    while grew:
+        grew = False
+        for op in space.op_defs:
+            if op.out_type not in types and set(op.in_types) <= types:
+                types.add(op.out_type)
+                grew = True
+    return types
+
+
+def dependency_chain(
+    op_defs: tuple[ops_lib.Op, ...], start: set[ValueType], available: set[ValueType], target: ValueType
+) -> list[tuple[ops_lib.Op, int, ValueType]] | None:
+    """The shortest chain of at least one op carrying a value of a ``start`` type to ``target``.
+
+    Each link is ``(op, j, t)``: argument ``j`` of ``op`` (of type ``t``) reads
+    the previous link, the first link reads a value of a ``start`` type; the
+    other arguments need types in ``available``. None if no chain exists.
+    Used to make an output depend on a required input.
+    """
+    reached: dict[ValueType, tuple[ops_lib.Op, int, ValueType]] = {}
+    carrying = set(start)
+    while True:
+        new: dict[ValueType, tuple[ops_lib.Op, int, ValueType]] = {}
+        for op in op_defs:
+            if op.out_type in reached or op.out_type in new:
+                continue
+            for j, t in enumerate(op.in_types):
+                if t in carrying and all(u in available for k, u in enumerate(op.in_types) if k != j):
+                    new[op.out_type] = (op, j, t)
+                    break
+        if not new:
+            break
+        reached.update(new)
+        carrying |= set(new)
+    if target not in reached:
+        return None
+    chain = []
+    t = target
+    while True:  # each link's input was reached at an earlier level, so this ends
+        link = reached[t]
+        chain.insert(0, link)
+        if link[2] in start:
+            return chain
+        t = link[2]
+

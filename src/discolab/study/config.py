@@ -37,6 +37,15 @@ class StudySection(pydantic.BaseModel, frozen=True, extra="forbid"):
         description="Stop after this many proposals, duplicates included (default: 20 x evaluations).",
     )
 
+    tell_duplicates: bool = pydantic.Field(
+        False,
+        description=(
+            "Tell the searcher about duplicates too (they join the population with the stored score). "
+            "Off by default: clones of the best crowd the population and most later proposals are "
+            "duplicates again (docs/benchmarks.md measures both)."
+        ),
+    )
+
     @property
     def proposal_cap(self) -> int:
         return self.max_proposals if self.max_proposals is not None else 20 * self.evaluations

@@ -237,7 +237,8 @@ def run_study(
             originals = [p.proposal.program for p in planned if p.original is None]
             staged = run_stages(domain.stages(), originals, seed, executor, domain.fitness_floor)
             rows = _records(planned, staged.evaluations, batch, store.next_id())
-            state, metrics = searcher.tell(state, [Result(r.id, r.program, r.fitness) for r in rows])
+            told = [r for r in rows if study.tell_duplicates or r.duplicate_of is None]
+            state, metrics = searcher.tell(state, [Result(r.id, r.program, r.fitness) for r in told])
             state = _roundtrip(state)
             store.commit_batch(batch, rows, state, seed=seed, seconds=time.perf_counter() - batch_start,
                                metrics=_floats(metrics))

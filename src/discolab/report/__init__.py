@@ -13,6 +13,9 @@ from discolab.study.store import ProgramRecord, Store
 __all__ = ["ReportError", "best_summary", "counts_line", "export_best", "space_of", "top_table_rows"]
 
 
+SIMPLIFY_MAX_NODES = 10
+
+
 class ReportError(ValueError):
     """A report that cannot be made (an empty study, a format the program has no form in)."""
 
@@ -76,7 +79,9 @@ def best_summary(store: Store) -> str:
 
 def _simplified(program, space: SearchSpace) -> str | None:
     expr = to_sympy(program, space)
-    if expr is None or len(program) > 40:
+    # simplify has no time limit and can take minutes on a 20-node trigonometric
+    # formula, so only small programs get it.
+    if expr is None or len(program) > SIMPLIFY_MAX_NODES:
         return None
     import sympy
 

@@ -33,7 +33,7 @@ clipped at 50 like discolab's), no constants on either side.
 Exact recovery is judged identically on both sides: the 20 best distinct
 programs of a run (each side ranked by its own fitness, over every program it
 evaluated) are rendered to sympy in their mathematical meaning (div as ``/``,
-log as ``log|x|``, exp unclipped) and evaluated in float64 on the problem's
+log as ``log|x|``, exp unclipped; built unevaluated, not simplified) and evaluated in float64 on the problem's
 dense grid (``nguyen.grid``: 2,000 points in 1-D, 60x60 in 2-D); a run
 recovers the problem if one of them matches the truth within
 ``1e-6 * max(1, max|truth|)`` at every point.
@@ -89,7 +89,7 @@ def grid_recovered(expr: Any, problem: Any, grid: np.ndarray, truth: np.ndarray)
         if np.iscomplexobj(values):
             return False
         values = values.astype(np.float64)
-    except Exception:  # noqa: BLE001  (sympy cannot evaluate it: not recovered)
+    except (Exception, RecursionError):  # noqa: BLE001  (sympy cannot evaluate it: not recovered)
         return False
     bound = TOLERANCE * max(1.0, float(np.max(np.abs(truth))))
     with np.errstate(all="ignore"):
@@ -121,7 +121,8 @@ def gplearn_to_sympy(program: list, n_vars: int) -> Any:
         args = [parse() for _ in range(node.arity)]
         return table[node.name](*args)
 
-    expr = parse()
+    with sympy.evaluate(False):  # no automatic simplification: sin(exp(exp(x/x))) would run mpmath for minutes
+        expr = parse()
     if pos != len(program):
         raise ValueError(f"program has {len(program) - pos} trailing nodes")
     return expr
@@ -204,6 +205,7 @@ class CompileTimer:
 
 def run_discolab(problem_name: str, seed: int, evaluations: int, workdir: str, timer: CompileTimer) -> dict[str, Any]:
     import jax
+    import sympy
 
     from discolab.domains import nguyen
     from discolab.graph import to_infix, to_sympy
@@ -251,7 +253,8 @@ def run_discolab(problem_name: str, seed: int, evaluations: int, workdir: str, t
         records = {i: store.get(i) for i in set(top_all) | set(top_equal)}
     for i, record in records.items():
         try:
-            expr = to_sympy(record.program, domain.space)
+            with sympy.evaluate(False):  # as for gplearn's programs: build, do not simplify
+                expr = to_sympy(record.program, domain.space)
         except Exception:  # noqa: BLE001
             expr = None
         verdicts[i] = grid_recovered(expr, problem, grid, truth)

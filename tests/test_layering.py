@@ -30,7 +30,9 @@ ALLOWED: dict[str, set[str]] = {
     "stability": _BELOW_DOMAINS,
     "darts": _BELOW_DOMAINS,
     "drive": _BELOW_DOMAINS,
-    "cli": _BELOW_DOMAINS | {"domains", "search", "guide", "study", "report", "stability", "darts", "drive"},
+    "estimators": _BELOW_DOMAINS | {"domains", "search", "guide", "study", "report"},
+    "cli": _BELOW_DOMAINS | {"domains", "search", "guide", "study", "report", "estimators", "stability", "darts",
+                             "drive"},
     "__main__": {"cli"},
     # Importing discolab.graph runs discolab/__init__.py first: it must not pull in the stack.
     "__init__": set(),

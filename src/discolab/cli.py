@@ -125,7 +125,10 @@ def search(
                 _fail(f"--seed must be >= 0, got {seed}")
             cfg = cfg.with_seed(seed)
         path = study or Path("studies") / f"{(config or DEFAULT_CONFIG).stem}-seed{cfg.study.seed}.db"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            _fail(f"--study {path}: {path.parent} is a file, not a folder")
         create_study(path, cfg)
         console.print(f"study {path}: {cfg.domain.name} / {cfg.searcher.name}, {cfg.study.evaluations} evaluations")
         _run(path, quiet)

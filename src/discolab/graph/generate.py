@@ -31,7 +31,7 @@ def by_type(types: list[ValueType] | tuple[ValueType, ...]) -> dict[ValueType, l
     return groups
 
 
-def _pick(items: list, rng: np.random.Generator):
+def pick_one(items: list, rng: np.random.Generator):
     # rng.random() is several times cheaper than rng.integers() per call.
     return items[int(rng.random() * len(items))]
 
@@ -53,8 +53,8 @@ def _node_from(
     choices = candidate_ops(space, frozenset(groups), out_type)
     if not choices:
         return None
-    op = _pick(choices, rng)
-    return Node(op.name, tuple(_pick(groups[t], rng) for t in op.in_types))
+    op = pick_one(choices, rng)
+    return Node(op.name, tuple(pick_one(groups[t], rng) for t in op.in_types))
 
 
 def random_node(

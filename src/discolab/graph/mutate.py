@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from discolab.graph import ops as ops_lib
-from discolab.graph.generate import ensure_required, random_node, slots_of_type
+from discolab.graph.generate import pick_one, candidate_ops, ensure_required, random_node, slots_of_type
 from discolab.graph.program import Node, Program, live_slots
 from discolab.graph.space import SearchSpace
 from discolab.graph.types import ValueType
@@ -29,50 +29,50 @@ def _live_nodes(program: Program, space: SearchSpace) -> list[int]:
 
 
 def _change_op(program: Program, space: SearchSpace, rng: np.random.Generator) -> Program | None:
+    """Replaces the op of a random live node by another op of the same output type."""
     types = _types(program, space)
     n_fixed = space.n_fixed
-    options = []
-    for i in _live_nodes(program, space):
-        old = ops_lib.get(program.nodes[i].op)
-        below = set(types[: n_fixed + i])
-        ops = [op for op in space.op_defs
-               if op.name != old.name and op.out_type == old.out_type and set(op.in_types) <= below]
-        options += [(i, op) for op in ops]
-    if not options:
-        return None
-    i, op = options[rng.integers(len(options))]
-    old = program.nodes[i]
-    old_types = ops_lib.get(old.op).in_types
-    args = []
-    for j, t in enumerate(op.in_types):
-        if j < len(old.args) and old_types[j] == t:
-            args.append(old.args[j])
-        else:
-            args.append(int(rng.choice(slots_of_type(types, t, n_fixed + i))))
-    nodes = list(program.nodes)
-    nodes[i] = Node(op.name, tuple(args))
-    return Program(tuple(nodes))
+    live = _live_nodes(program, space)
+    for k in rng.permutation(len(live)):  # the first live node that has an alternative op
+        i = live[k]
+        old = program.nodes[i]
+        old_op = ops_lib.get(old.op)
+        ops = [op for op in candidate_ops(space, frozenset(types[: n_fixed + i]), old_op.out_type)
+               if op.name != old.op]
+        if not ops:
+            continue
+        op = pick_one(ops, rng)
+        args = []
+        for j, t in enumerate(op.in_types):
+            if j < len(old.args) and old_op.in_types[j] == t:
+                args.append(old.args[j])
+            else:
+                args.append(pick_one(slots_of_type(types, t, n_fixed + i), rng))
+        nodes = list(program.nodes)
+        nodes[i] = Node(op.name, tuple(args))
+        return Program(tuple(nodes))
+    return None
 
 
 def _rewire(program: Program, space: SearchSpace, rng: np.random.Generator) -> Program | None:
+    """Points one argument of a random live node at another earlier slot of its type."""
     types = _types(program, space)
     n_fixed = space.n_fixed
-    options = []
-    for i in _live_nodes(program, space):
+    live = _live_nodes(program, space)
+    for k in rng.permutation(len(live)):  # the first live node with an argument that can move
+        i = live[k]
         node = program.nodes[i]
-        for j, t in enumerate(ops_lib.get(node.op).in_types):
-            if any(s != node.args[j] for s in slots_of_type(types, t, n_fixed + i)):
-                options.append((i, j, t))
-    if not options:
-        return None
-    i, j, t = options[rng.integers(len(options))]
-    node = program.nodes[i]
-    choices = [s for s in slots_of_type(types, t, n_fixed + i) if s != node.args[j]]
-    args = list(node.args)
-    args[j] = int(rng.choice(choices))
-    nodes = list(program.nodes)
-    nodes[i] = Node(node.op, tuple(args))
-    return Program(tuple(nodes))
+        in_types = ops_lib.get(node.op).in_types
+        for j in rng.permutation(len(in_types)):
+            choices = [s for s in slots_of_type(types, in_types[j], n_fixed + i) if s != node.args[j]]
+            if not choices:
+                continue
+            args = list(node.args)
+            args[j] = pick_one(choices, rng)
+            nodes = list(program.nodes)
+            nodes[i] = Node(node.op, tuple(args))
+            return Program(tuple(nodes))
+    return None
 
 
 def _shift(node: Node, at: int, by: int) -> Node:

@@ -208,6 +208,7 @@ def run_discolab(problem_name: str, seed: int, evaluations: int, workdir: str, t
     import sympy
 
     from discolab.domains import nguyen
+    from discolab.domains.regression import RECOVERY_CHECK_NRMSE
     from discolab.graph import to_infix, to_sympy
     from discolab.graph.interpret import batched_interpreter
     from discolab.study import Store, create_study, run_study
@@ -237,6 +238,10 @@ def run_discolab(problem_name: str, seed: int, evaluations: int, workdir: str, t
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     first_id = conn.execute("SELECT MIN(id) FROM programs").fetchone()[0]
     evaluate_s = conn.execute("SELECT SUM(seconds) FROM programs WHERE duplicate_of IS NULL").fetchone()[0]
+    # Programs the domain ran its exact-recovery check on (held-out NRMSE < RECOVERY_CHECK_NRMSE).
+    recovery_checks = conn.execute(
+        "SELECT COUNT(*) FROM programs WHERE duplicate_of IS NULL AND status = 'ok' "
+        "AND json_extract(objectives, '$.nrmse_test') < ?", (RECOVERY_CHECK_NRMSE,)).fetchone()[0]
     top_all = [r[0] for r in conn.execute(
         "SELECT id FROM programs WHERE duplicate_of IS NULL ORDER BY fitness DESC, id LIMIT ?", (TOP_K,))]
     top_equal = [r[0] for r in conn.execute(
@@ -262,7 +267,7 @@ def run_discolab(problem_name: str, seed: int, evaluations: int, workdir: str, t
     best = records[top_all[0]]
     return {
         "seed": seed, "wall_s": wall, "cpu_s": cpu, "compile_s": compile_s, "compiles": compiles,
-        "evaluate_s": float(evaluate_s or 0.0),
+        "evaluate_s": float(evaluate_s or 0.0), "recovery_checks": recovery_checks,
         "evaluations": progress.evaluations, "proposals": progress.proposals, "duplicates": progress.duplicates,
         "hit_proposal_cap": progress.proposals >= config.study.proposal_cap,
         "recovered": hit is not None,
@@ -320,6 +325,7 @@ def summarize(problem: str, gp: list[dict], dl: list[dict]) -> dict[str, Any]:
         "discolab_duplicate_rate": sum(r["duplicates"] for r in dl) / sum(r["proposals"] for r in dl),
         "discolab_median_compile_s": _median([r["compile_s"] for r in dl]),
         "discolab_median_evaluate_s": _median([r["evaluate_s"] for r in dl]),
+        "discolab_median_recovery_checks": _median([r["recovery_checks"] for r in dl]),
         "discolab_median_cpu_over_wall": _median([r["cpu_s"] / r["wall_s"] for r in dl]),
         "gplearn_median_cpu_over_wall": _median([r["cpu_s"] / r["wall_s"] for r in gp]),
     }
@@ -380,6 +386,22 @@ def machine() -> dict[str, Any]:
     }
 
 
+def source_revision() -> dict[str, Any]:
+    """The git commit of this checkout and whether src/ differs from it (figures depend on both)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    changed = git("status", "--porcelain", "--", "src")
+    return {"commit": git("rev-parse", "HEAD"), "src_changed": None if changed is None else changed.splitlines()}
+
+
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in ("discolab", "jax", "jaxlib", "gplearn", "scikit-learn", "numpy", "sympy"):
@@ -423,9 +445,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--problems", default=",".join(str(k) for k in range(1, 13)),
                         help="comma-separated Nguyen problems, numbers or names (default: 1..12)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per problem and side (default 3)")
-    parser.add_argument("--evaluations", type=int, default=10_000,
-                        help="evaluated programs per run on each side (default 10000)")
+    parser.add_argument("--seeds", type=int, default=4, help="seeds 0..N-1 per problem and side (default 4)")
+    parser.add_argument("--evaluations", type=int, default=20_000,
+                        help="evaluated programs per run on each side (default 20000)")
     parser.add_argument("--generations", type=int, default=20,
                         help="gplearn generations; population = evaluations / generations (default 20)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON output (default {DEFAULT_OUT})")
@@ -463,6 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         "total_benchmark_s": time.perf_counter() - t0,
         "device": machine(),
         "versions": versions(),
+        "source": source_revision(),
         "settings": {
             "problems": problems, "seeds": list(range(args.seeds)), "evaluations": args.evaluations,
             "ops": list(OPS), "constants": "none on either side",

@@ -15,13 +15,15 @@ Scores:
   fitness 0.0, the floor; a program that breaks the space gets ``invalid``.
   Failed evaluations carry only the ``fitness`` objective.
 - ``details["recovered"]`` says whether the formula is the truth; it is
-  checked only when ``nrmse_test < 1e-3`` (the expensive symbolic check runs
-  on a handful of candidates) and is False otherwise.
+  checked only when ``nrmse_test < 1e-4`` (the float64 check costs about a
+  millisecond; an exact formula's float32 NRMSE is far below 1e-4, about
+  1e-7) and is False otherwise.
 
-Exact recovery (Nguyen): the formula's sympy form minus the truth simplifies
-to 0 (tried only on expressions of at most ``SIMPLIFY_MAX_OPS`` ops), or it
-matches the truth in float64 on a dense grid (see ``nguyen.grid``) within
-``recovery_tolerance * max(1, max|truth|)``. Programs without a sympy form are
+Exact recovery (Nguyen): the formula's sympy form matches the truth in float64
+on a dense grid (see ``nguyen.grid``) within ``recovery_tolerance * max(1,
+max|truth|)``. ``simplifies_to`` (sympy simplification of the difference to 0)
+is available for reports but not used inside a search: simplify has no time
+limit and stalled a search for minutes on one 20-node trigonometric formula. Programs without a sympy form are
 checked with the float32 interpreter on the grid at relative tolerance 1e-4.
 For CSV data there is no truth: recovered means ``nrmse_test <
 recovery_tolerance``.
@@ -58,7 +60,7 @@ __all__ = [
 ]
 
 #: Candidates below this held-out NRMSE get the (slow) exact-recovery check.
-RECOVERY_CHECK_NRMSE = 1e-3
+RECOVERY_CHECK_NRMSE = 1e-4
 #: sympy.simplify is tried only on differences with at most this many ops.
 SIMPLIFY_MAX_OPS = 40
 #: Relative tolerance of the float32 fallback check.

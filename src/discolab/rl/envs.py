@@ -1,0 +1,176 @@
+"""The environment registry: JAX environments and ONE table of their training settings.
+
+Every environment the RL algorithms train on is a row of ``_ENVS``: an
+:class:`EnvSpec` that names the JAX implementation, the parameter overrides,
+the training budget, the return range used to normalize fitness and the
+epsilon schedule. ``make(name)`` builds the environment and its params;
+``spec(name)`` reads the row. Unknown names raise an error that lists the
+known ones (the gymnax ``registration.py`` pattern).
+
+Environments follow the gymnax 1.0 API, which the trainers rely on (see
+:class:`discolab.rl.types.JaxEnv`): ``reset(key, params) -> (obs, state)`` and
+``step(key, state, action, params) -> (obs, state, reward, terminated,
+truncated, info)`` with auto-reset and the pre-reset observation in
+``info["final_observation"]``. ``terminated`` (a true end: pole fell, goal
+reached) stops bootstrapping; ``truncated`` (time limit) does not.
+
+Return ranges (fitness is ``clip((R - r_min) / (r_max - r_min), 0, 1)``):
+
+* ``CartPole-v0``: gymnax ``CartPole-v1`` dynamics with the 200-step limit of
+  gym's v0, which is the Evolving-RL paper's setup: R in [0, 200].
+* ``CartPole-v1``: the gymnax default, 500-step limit: R in [0, 500].
+* ``Acrobot-v1``: -1 per step until the tip swings up, 500-step limit:
+  R in [-500, 0] (the worst and the unreachable best).
+* ``MountainCar-v0``: -1 per step, 200-step limit: R in [-200, -100]; a random
+  policy scores -200 (0.0), a solving policy about -110 (0.9). The paper's
+  exact ranges are not public in PAPERS.md; these are our choice (?).
+
+MiniGrid (navix or xminigrid) is not registered yet: neither package is
+installed here. A MiniGrid row needs an adapter to the gymnax API above
+(flattened observation, auto-reset, ``final_observation``) and
+``eps_decay_steps=100_000`` per the paper.
+
+Example:
+    >>> env, params = make("CartPole-v1")
+    >>> env.num_actions, spec("CartPole-v1").r_max
+    (2, 500.0)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from collections.abc import Mapping
+from typing import Any
+
+import gymnax
+import jax.numpy as jnp
+
+from discolab.rl.types import JaxEnv
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvSpec:
+    """One environment's settings: the single place they live.
+
+    Attributes:
+      name: registry name (what configs and domains use).
+      backend: the package that implements it ("gymnax"; later "navix" or
+        "xminigrid").
+      backend_id: the package's own id for it.
+      param_overrides: env-params fields replaced after the package's
+        defaults (e.g. a shorter time limit), as ``((field, value), ...)``.
+      train_steps: default training budget in env transitions per agent
+        (summed over its vectorized envs).
+      r_min: the return that normalizes to 0.
+      r_max: the return that normalizes to 1.
+      eps_start: epsilon at step 0 of the epsilon-greedy schedule.
+      eps_end: epsilon after ``eps_decay_steps`` transitions (then constant).
+      eps_decay_steps: transitions over which epsilon decays linearly
+        (paper: 1e3 classic control, 1e5 MiniGrid).
+      note: one line on what is special about this row.
+    """
+
+    name: str
+    backend: str
+    backend_id: str
+    train_steps: int
+    r_min: float
+    r_max: float
+    eps_decay_steps: int
+    eps_start: float = 1.0
+    eps_end: float = 0.05
+    param_overrides: tuple[tuple[str, Any], ...] = ()
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.r_max > self.r_min:
+            raise ValueError(f"{self.name}: r_max must exceed r_min")
+        if self.train_steps <= 0 or self.eps_decay_steps <= 0:
+            raise ValueError(f"{self.name}: train_steps and eps_decay_steps must be positive")
+
+    def normalize(self, ret: Any) -> Any:
+        """``clip((ret - r_min) / (r_max - r_min), 0, 1)``, for floats or arrays."""
+        return jnp.clip((ret - self.r_min) / (self.r_max - self.r_min), 0.0, 1.0)
+
+
+_ENVS: dict[str, EnvSpec] = {}
+
+
+def register(env_spec: EnvSpec) -> EnvSpec:
+    """Adds a row to the table; a duplicate name is an error."""
+    if env_spec.name in _ENVS:
+        raise ValueError(f"environment {env_spec.name!r} is already registered")
+    if env_spec.backend not in _BACKENDS:
+        raise ValueError(f"unknown backend {env_spec.backend!r}; known: {sorted(_BACKENDS)}")
+    _ENVS[env_spec.name] = env_spec
+    return env_spec
+
+
+def names() -> list[str]:
+    """The registered environment names, sorted."""
+    return sorted(_ENVS)
+
+
+def spec(name: str) -> EnvSpec:
+    """The settings row of ``name``; the error lists the known names."""
+    try:
+        return _ENVS[name]
+    except KeyError:
+        raise ValueError(f"unknown environment {name!r}; known: {names()}") from None
+
+
+def table() -> Mapping[str, EnvSpec]:
+    """A read-only view of the whole table."""
+    return types.MappingProxyType(_ENVS)
+
+
+def _make_gymnax(env_spec: EnvSpec) -> tuple[JaxEnv, Any]:
+    env, params = gymnax.make(env_spec.backend_id)
+    if env_spec.param_overrides:
+        params = params.replace(**dict(env_spec.param_overrides))
+    return env, params
+
+
+_BACKENDS = {"gymnax": _make_gymnax}
+
+
+def make(name: str) -> tuple[JaxEnv, Any]:
+    """Builds environment ``name`` and its params (a pytree you may vmap).
+
+    Args:
+      name: a registered name (see :func:`names`).
+
+    Returns:
+      ``(env, env_params)``: the gymnax-API environment and its params, with
+      the row's overrides applied.
+
+    Raises:
+      ValueError: for an unknown name; the message lists the known ones.
+    """
+    env_spec = spec(name)
+    return _BACKENDS[env_spec.backend](env_spec)
+
+
+# The table. Budgets are the defaults of a search; tests pass their own.
+register(EnvSpec(
+    name="CartPole-v0", backend="gymnax", backend_id="CartPole-v1",
+    param_overrides=(("max_steps_in_episode", 200),),
+    train_steps=50_000, r_min=0.0, r_max=200.0, eps_decay_steps=1_000,
+    note="the paper's CartPole: v1 dynamics, 200-step limit, R in [0, 200]",
+))
+register(EnvSpec(
+    name="CartPole-v1", backend="gymnax", backend_id="CartPole-v1",
+    train_steps=50_000, r_min=0.0, r_max=500.0, eps_decay_steps=1_000,
+    note="gymnax default: 500-step limit, R in [0, 500]",
+))
+register(EnvSpec(
+    name="Acrobot-v1", backend="gymnax", backend_id="Acrobot-v1",
+    train_steps=100_000, r_min=-500.0, r_max=0.0, eps_decay_steps=1_000,
+    note="-1 per step, 500-step limit",
+))
+register(EnvSpec(
+    name="MountainCar-v0", backend="gymnax", backend_id="MountainCar-v0",
+    train_steps=100_000, r_min=-200.0, r_max=-100.0, eps_decay_steps=1_000,
+    note="-1 per step, 200-step limit; random -200, solved about -110",
+))

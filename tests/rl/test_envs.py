@@ -1,0 +1,68 @@
+"""The environment registry: errors list the names; every env steps under jit, vmapped."""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+import pytest
+
+from discolab.rl import envs
+
+
+def test_unknown_name_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="known:.*CartPole-v1"):
+        envs.make("NoSuchEnv-v0")
+    with pytest.raises(ValueError, match="Acrobot-v1"):
+        envs.spec("NoSuchEnv-v0")
+
+
+def test_register_rejects_duplicates_and_bad_rows() -> None:
+    row = envs.spec("CartPole-v1")
+    with pytest.raises(ValueError, match="already registered"):
+        envs.register(row)
+    with pytest.raises(ValueError, match="r_max"):
+        envs.EnvSpec(name="x", backend="gymnax", backend_id="CartPole-v1", train_steps=1, r_min=1.0, r_max=0.0,
+                     eps_decay_steps=1)
+
+
+def test_table_rows() -> None:
+    assert {"CartPole-v0", "CartPole-v1", "Acrobot-v1", "MountainCar-v0"} <= set(envs.names())
+    for name, row in envs.table().items():
+        assert row.name == name and row.r_max > row.r_min and 0 <= row.eps_end <= row.eps_start <= 1
+    # The paper's CartPole caps episodes at 200 steps; gymnax v1 at 500.
+    assert envs.make("CartPole-v0")[1].max_steps_in_episode == 200
+    assert envs.make("CartPole-v1")[1].max_steps_in_episode == 500
+    assert float(envs.spec("CartPole-v0").normalize(300.0)) == 1.0
+    assert float(envs.spec("Acrobot-v1").normalize(-250.0)) == 0.5
+
+
+@pytest.mark.parametrize("name", envs.names())
+def test_every_env_steps_under_jit_vmapped(name: str) -> None:
+    env, params = envs.make(name)
+    n = 4
+
+    @jax.jit
+    def rollout(key: jax.Array) -> tuple:
+        k_reset, k_run = jax.random.split(key)
+        obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_reset, n), params)
+
+        def step(carry: tuple, key: jax.Array) -> tuple:
+            obs, state = carry
+            k_act, k_step = jax.random.split(key)
+            action = jax.random.randint(k_act, (n,), 0, env.num_actions)
+            obs, state, reward, terminated, truncated, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+                jax.random.split(k_step, n), state, action, params
+            )
+            return (obs, state), (obs, reward, terminated | truncated, info["final_observation"])
+
+        _, out = jax.lax.scan(step, (obs, state), jax.random.split(k_run, 520))
+        return out
+
+    obs, reward, done, final_obs = rollout(jax.random.key(0))
+    obs_shape = env.observation_space(params).shape
+    chex.assert_shape(obs, (520, n, *obs_shape))
+    chex.assert_shape(final_obs, (520, n, *obs_shape))
+    chex.assert_shape(reward, (520, n))
+    assert bool(jnp.all(jnp.isfinite(obs))) and bool(jnp.all(jnp.isfinite(reward)))
+    assert bool(jnp.any(done))  # random play ends an episode in 520 steps (Acrobot: 500 limit)

@@ -1,8 +1,10 @@
 """discolab vs gplearn on Nguyen-1..12, side by side, at the same number of evaluated programs.
 
-Usage (the defaults reproduce the run quoted in docs/benchmarks.md)::
+Usage (the defaults, 4 seeds of Nguyen-1..12 at 20,000 evaluations, reproduce
+the run quoted in docs/benchmarks.md; about 15 minutes on 2 CPU cores)::
 
     .venv/bin/python bench/nguyen_gplearn.py
+    .venv/bin/python bench/nguyen_gplearn.py --problems 5 --profile   # where discolab's time goes
     .venv/bin/python bench/nguyen_gplearn.py --problems 1,5,10 --seeds 3 --evaluations 10000
 
 Both sides, per (problem, seed), one after the other in this process:
@@ -19,10 +21,11 @@ Both sides, per (problem, seed), one after the other in this process:
   (structural or functional) reuse a stored score and do not count, so it makes
   more proposals than E, and stops early at the study's proposal cap (20 x E
   by default, kept here) when the population has collapsed onto programs it
-  has already scored; such runs are flagged. Timed: ``create_study`` + ``run_study``, with JAX's
-  caches and the interpreter cache cleared before each run, so every run pays
-  its own compile (as a fresh ``discolab search`` does without a persistent cache).
-  Compile seconds are also measured apart (``jax.monitoring`` compile events).
+  has already scored; such runs are flagged. Timed: ``create_study`` +
+  ``run_study``, with JAX's caches and the interpreter cache cleared before
+  each run, so every run pays its own compile (as a fresh ``discolab search``
+  does without a persistent cache). Compile seconds are also measured apart
+  (``jax.monitoring`` compile events).
   The time at equal *proposals* (the first E proposals, duplicates included)
   is read from the same run at the batch where proposals reach E.
 
@@ -33,8 +36,8 @@ clipped at 50 like discolab's), no constants on either side.
 Exact recovery is judged identically on both sides: the 20 best distinct
 programs of a run (each side ranked by its own fitness, over every program it
 evaluated) are rendered to sympy in their mathematical meaning (div as ``/``,
-log as ``log|x|``, exp unclipped; built unevaluated, not simplified) and evaluated in float64 on the problem's
-dense grid (``nguyen.grid``: 2,000 points in 1-D, 60x60 in 2-D); a run
+log as ``log|x|``, exp unclipped; built unevaluated, not simplified) and
+evaluated in float64 on the problem's dense grid (``nguyen.grid``: 2,000 points in 1-D, 60x60 in 2-D); a run
 recovers the problem if one of them matches the truth within
 ``1e-6 * max(1, max|truth|)`` at every point.
 
@@ -295,6 +298,24 @@ def warm_up(problem_name: str) -> None:
         run_discolab(problem_name, 0, 200, workdir, CompileTimer())
 
 
+def profile_discolab(problem_name: str, evaluations: int) -> None:
+    """One discolab run (seed 0) under cProfile: the top functions by cumulative and by own time."""
+    import cProfile
+    import pstats
+
+    warm_up(problem_name)
+    profiler = cProfile.Profile()
+    with tempfile.TemporaryDirectory(prefix="discolab-profile-") as workdir:
+        profiler.enable()
+        run = run_discolab(problem_name, 0, evaluations, workdir, CompileTimer())
+        profiler.disable()
+    print(f"{problem_name} seed 0: {run['wall_s']:.1f}s wall (under cProfile), {run['proposals']} proposals, "
+          f"{run['duplicates']} duplicates, compile {run['compile_s']:.1f}s, domain.evaluate {run['evaluate_s']:.1f}s")
+    stats = pstats.Stats(profiler).strip_dirs()
+    stats.sort_stats("cumulative").print_stats(40)
+    stats.sort_stats("tottime").print_stats(25)
+
+
 # ----------------------------------------------------------------------------- report
 
 
@@ -328,6 +349,10 @@ def summarize(problem: str, gp: list[dict], dl: list[dict]) -> dict[str, Any]:
         "discolab_median_recovery_checks": _median([r["recovery_checks"] for r in dl]),
         "discolab_median_cpu_over_wall": _median([r["cpu_s"] / r["wall_s"] for r in dl]),
         "gplearn_median_cpu_over_wall": _median([r["cpu_s"] / r["wall_s"] for r in gp]),
+        "gplearn_median_cpu_s": _median([r["cpu_s"] for r in gp]),
+        "discolab_median_cpu_s": _median([r["cpu_s"] for r in dl]),
+        "cpu_time_ratio_gplearn_over_discolab": _median([r["cpu_s"] for r in gp]) / _median([r["cpu_s"] for r in dl]),
+        "max_load_avg": max(max(r.get("load_before", 0.0), r.get("load_after", 0.0)) for r in dl),
     }
 
 
@@ -451,10 +476,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generations", type=int, default=20,
                         help="gplearn generations; population = evaluations / generations (default 20)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON output (default {DEFAULT_OUT})")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead: run discolab once (first problem, seed 0) under cProfile and print "
+                             "where its time goes; writes nothing")
     args = parser.parse_args(argv)
     if args.evaluations % args.generations:
         parser.error("--evaluations must be a multiple of --generations")
     problems = parse_problems(args.problems)
+    if args.profile:
+        profile_discolab(problems[0], args.evaluations)
+        return 0
 
     from discolab.domains.regression import RegressionConfig, RegressionDomain
 
@@ -469,8 +500,12 @@ def main(argv: list[str] | None = None) -> int:
             domain = RegressionDomain(RegressionConfig(problem=name, ops=OPS, constants=(), max_nodes=MAX_NODES))
             runs[name] = {"gplearn": [], "discolab": []}
             for seed in range(args.seeds):
+                load_before = os.getloadavg()[0]
                 gp = run_gplearn(domain, seed, args.evaluations, args.generations)
                 dl = run_discolab(name, seed, args.evaluations, workdir, timer)
+                # 1-min load average around the pair: above ~1.5 on 2 cores, other work shared the CPUs.
+                gp["load_before"] = dl["load_before"] = load_before
+                gp["load_after"] = dl["load_after"] = os.getloadavg()[0]
                 runs[name]["gplearn"].append(gp)
                 runs[name]["discolab"].append(dl)
                 print(f"{name} seed {seed}: gplearn {gp['wall_s']:.1f}s rec={gp['recovered']} | discolab "

@@ -15,16 +15,16 @@ Scores:
   fitness 0.0, the floor; a program that breaks the space gets ``invalid``.
   Failed evaluations carry only the ``fitness`` objective.
 - ``details["recovered"]`` says whether the formula is the truth; it is
-  checked only when ``nrmse_test < 1e-4`` (the float64 check costs about a
-  millisecond; an exact formula's float32 NRMSE is far below 1e-4, about
-  1e-7) and is False otherwise.
+  checked only when ``nrmse_test < 1e-4`` (an exact formula's float32 NRMSE
+  is about 1e-7) and is False otherwise.
 
-Exact recovery (Nguyen): the formula's sympy form matches the truth in float64
-on a dense grid (see ``nguyen.grid``) within ``recovery_tolerance * max(1,
-max|truth|)``. ``simplifies_to`` (sympy simplification of the difference to 0)
-is available for reports but not used inside a search: simplify has no time
-limit and stalled a search for minutes on one 20-node trigonometric formula. Programs without a sympy form are
-checked with the float32 interpreter on the grid at relative tolerance 1e-4.
+Exact recovery (Nguyen): the program, run by the interpreter in float64 on a
+dense grid (see ``nguyen.grid``), matches the truth within
+``recovery_tolerance * max(1, max|truth|)``; a float32 pass at relative 1e-4
+screens candidates first, so both checks are one batched call per batch.
+``simplifies_to`` (sympy simplification of the difference to 0) is available
+for reports but not used inside a search: simplify has no time limit and
+stalled a search for minutes on one 20-node trigonometric formula.
 For CSV data there is no truth: recovered means ``nrmse_test <
 recovery_tolerance``.
 
@@ -40,6 +40,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pydantic
@@ -50,7 +51,7 @@ from discolab.domains.base import Evaluation, Stage, Status
 from discolab.domains.registry import register
 from discolab.domains.tabular import DataError
 from discolab.graph import (
-    EncodedPrograms, Program, SearchSpace, ValueType, batched_interpreter, encode, to_sympy,
+    EncodedPrograms, Program, SearchSpace, ValueType, batched_interpreter, encode,
 )
 from discolab.graph import ops as ops_lib
 from discolab.graph.program import is_valid
@@ -67,6 +68,8 @@ SIMPLIFY_MAX_OPS = 40
 INTERPRETER_TOLERANCE = 1e-4
 #: Smallest padded batch; batches pad to the next power of two above it.
 MIN_BUCKET = 32
+#: Programs per call of the dense-grid recovery check (a fixed shape: one compile).
+GRID_CHUNK = 32
 FINGERPRINT_POINTS_PER_VAR = 16
 FINGERPRINT_SEED = 20240601
 CSV_ONLY_FIELDS = ("target", "features", "test_fraction")
@@ -245,9 +248,9 @@ class RegressionDomain:
         """
         return {k: v.copy() for k, v in self._fingerprint.items()}
 
-    def _run(self, programs: Sequence[Program], inputs: Mapping[str, Any]) -> np.ndarray:
-        """Outputs ``[len(programs), n]`` of one bucketed, jitted call, as float64."""
-        encoded = encode(programs, self.space, pad_to=bucket_size(len(programs)))
+    def _run(self, programs: Sequence[Program], inputs: Mapping[str, Any], pad_to: int | None = None) -> np.ndarray:
+        """Outputs ``[len(programs), n]`` of one bucketed (or ``pad_to``), jitted call, as float64."""
+        encoded = encode(programs, self.space, pad_to=pad_to or bucket_size(len(programs)))
         out = batched_interpreter(self.space)(EncodedPrograms(*map(jnp.asarray, encoded)), inputs)
         return np.asarray(out, np.float64)[: len(programs)]
 
@@ -272,6 +275,9 @@ class RegressionDomain:
             finite = np.isfinite(outputs).all(axis=-1)
             err_train = nrmse(outputs[:, :n_train], self.train.target, self._scales[0])
             err_test = nrmse(outputs[:, n_train:], self.test.target, self._scales[1])
+            recovered_flags = self._recovered(
+                [programs[i] for i in valid], finite & (err_test < RECOVERY_CHECK_NRMSE)
+            )
             for k, i in enumerate(valid):
                 if not finite[k]:
                     results[i] = (Status.NON_FINITE, {"fitness": self.fitness_floor}, False)
@@ -281,10 +287,8 @@ class RegressionDomain:
                     "nrmse_test": float(err_test[k]),
                     "nrmse_train": float(err_train[k]),
                 }
-                recovered = bool(scores["nrmse_test"] < RECOVERY_CHECK_NRMSE) and (
-                    scores["nrmse_test"] < self.config.recovery_tolerance
-                    if self.problem is None
-                    else self.is_recovered(programs[i])
+                recovered = bool(recovered_flags[k]) and (
+                    self.problem is not None or scores["nrmse_test"] < self.config.recovery_tolerance
                 )
                 results[i] = (Status.OK, scores, recovered)
         seconds = (time.perf_counter() - start) / len(programs)
@@ -302,38 +306,43 @@ class RegressionDomain:
             outputs = self._run([program], self._inputs)[:, n_train:]
             err = nrmse(outputs, self.test.target, self._scales[1])[0]
             return bool(np.isfinite(err) and err < self.config.recovery_tolerance)
-        try:
-            expr = to_sympy(program, self.space)
-        except Exception:  # noqa: BLE001  (a rendering failure means "check numerically")
-            expr = None
-        if expr is None:
-            return self._matches_interpreted(program)
-        values = self._sympy_on_grid(expr)
-        if values is None:
-            return self._matches_interpreted(program)
-        bound = self.config.recovery_tolerance * max(1.0, float(np.max(np.abs(self._grid_truth))))
-        # The float64 grid decides alone: sympy.simplify (``simplifies_to``) can run for
-        # many minutes on a 20-node trigonometric formula, which would stall a search.
-        return _close(values, self._grid_truth, bound)
+        return bool(self._exact_on_grid([program])[0])
 
-    def _sympy_on_grid(self, expr: Any) -> np.ndarray | None:
-        """The expression in float64 on the check grid, or None if sympy cannot evaluate it."""
-        import sympy
+    def _recovered(self, programs: Sequence[Program], close: np.ndarray) -> np.ndarray:
+        """Exact recovery of the programs flagged ``close`` (the others are not recovered)."""
+        close = np.asarray(close, bool)
+        if self.problem is None or not close.any():
+            return close
+        flags = close.copy()
+        flags[np.flatnonzero(close)] = self._exact_on_grid([p for p, c in zip(programs, close) if c])
+        return flags
 
-        try:
-            fn = sympy.lambdify(nguyen.symbols(len(self.variables)), expr, "numpy")
-            with np.errstate(all="ignore"):
-                values = fn(*(self._grid[:, i] for i in range(self._grid.shape[1])))
-            return np.broadcast_to(np.asarray(values, np.float64), self._grid_truth.shape)
-        except Exception:  # noqa: BLE001  (complex results, unsupported functions)
-            return None
+    def _exact_on_grid(self, programs: Sequence[Program]) -> np.ndarray:
+        """Whether each program matches the truth on the dense grid.
 
-    def _matches_interpreted(self, program: Program) -> bool:
-        """Float32 fallback: the interpreter on the grid, relative tolerance 1e-4."""
-        grid = {v: jnp.asarray(self._grid[:, i], jnp.float32) for i, v in enumerate(self.variables)}
-        values = self._run([program], grid)[0]
-        bound = INTERPRETER_TOLERANCE * max(1.0, float(np.max(np.abs(self._grid_truth))))
-        return _close(values, self._grid_truth, bound)
+        One batched float32 call screens at relative tolerance 1e-4; the
+        survivors are run again in float64 (one more call) and must match within
+        ``recovery_tolerance * max(1, max|truth|)``. No sympy on this path: a
+        converged population offers hundreds of exact variants per batch, and a
+        sympy build and lambdify cost about 8 ms each.
+        """
+        scale = max(1.0, float(np.max(np.abs(self._grid_truth))))
+        values = self._run_chunked(programs, self._grid_inputs(np.float32))
+        ok = _within(values, self._grid_truth, INTERPRETER_TOLERANCE * scale)
+        if ok.any():
+            survivors = [p for p, good in zip(programs, ok) if good]
+            with jax.enable_x64(True):
+                values = self._run_chunked(survivors, self._grid_inputs(np.float64))
+            ok[np.flatnonzero(ok)] = _within(values, self._grid_truth, self.config.recovery_tolerance * scale)
+        return ok
+
+    def _run_chunked(self, programs: Sequence[Program], inputs: Mapping[str, Any]) -> np.ndarray:
+        """Like ``_run`` in fixed chunks of GRID_CHUNK programs: one compile per dtype, whatever the count."""
+        chunks = [programs[i : i + GRID_CHUNK] for i in range(0, len(programs), GRID_CHUNK)]
+        return np.concatenate([self._run(chunk, inputs, pad_to=GRID_CHUNK) for chunk in chunks])
+
+    def _grid_inputs(self, dtype: type) -> dict[str, np.ndarray]:
+        return {v: self._grid[:, i].astype(dtype) for i, v in enumerate(self.variables)}
 
 
 def simplifies_to(expr: Any, truth: Any, max_ops: int = SIMPLIFY_MAX_OPS) -> bool:
@@ -357,10 +366,10 @@ def simplifies_to(expr: Any, truth: Any, max_ops: int = SIMPLIFY_MAX_OPS) -> boo
         return False
 
 
-def _close(values: np.ndarray, truth: np.ndarray, bound: float) -> bool:
-    """Max absolute error within ``bound``; any NaN fails."""
+def _within(values: np.ndarray, truth: np.ndarray, bound: float) -> np.ndarray:
+    """Per row of ``values [n, g]``: max absolute error within ``bound`` (any NaN fails)."""
     with np.errstate(all="ignore"):
-        return bool(np.all(np.abs(values - truth) <= bound))
+        return np.all(np.abs(values - truth) <= bound, axis=-1)
 
 
 register("regression", RegressionConfig, RegressionDomain)

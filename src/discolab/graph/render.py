@@ -54,12 +54,22 @@ def _atom(text: str) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
-def to_sympy(program: Program, space: SearchSpace) -> Any | None:
+def to_sympy(program: Program, space: SearchSpace, evaluate: bool = True) -> Any | None:
     """A sympy expression of the output, or None if an op has no algebraic form.
 
     Protected ops render as their mathematical meaning (``div`` as ``/``, ``log``
     as ``log|x|``), so the expression is exact where the guards are inactive.
+    With ``evaluate=False`` sympy does not auto-simplify while building: its
+    automatic evaluation can run for minutes on constant subtrees such as
+    ``sin(exp(exp(x/x)))``, so code on a search's hot path passes False.
     """
+    import sympy
+
+    with sympy.evaluate(evaluate):
+        return _build_sympy(program, space)
+
+
+def _build_sympy(program: Program, space: SearchSpace) -> Any | None:
     import sympy
 
     live = live_slots(program, space)

@@ -23,7 +23,7 @@ from discolab.graph import SearchSpace, fingerprints, structural_hash, to_infix
 from discolab.search import Proposal, Result
 from discolab.study.config import ConfigError, StudyConfig, parse_config
 from discolab.study.executor import Executor, LocalExecutor, run_stages
-from discolab.study.store import ProgramRecord, Store, json_dumps
+from discolab.study.store import ProgramRecord, ScoreRow, Store, json_dumps
 
 #: A study stops when this many batches in a row fail entirely with a stage exception.
 MAX_FAILED_BATCHES = 3
@@ -93,12 +93,12 @@ class DedupeIndex:
         self._originals: dict[int, Score] = {}
 
     @classmethod
-    def from_rows(cls, rows: Iterable[ProgramRecord]) -> DedupeIndex:
+    def from_rows(cls, rows: Iterable[ProgramRecord | ScoreRow]) -> DedupeIndex:
         index = cls()
         index.add(rows)
         return index
 
-    def add(self, rows: Iterable[ProgramRecord]) -> None:
+    def add(self, rows: Iterable[ProgramRecord | ScoreRow]) -> None:
         """Indexes rows, which must come in id order."""
         for r in rows:
             if r.duplicate_of is None:
@@ -219,7 +219,7 @@ def run_study(
         searcher = search.make(config.searcher.name, domain.space, config.searcher_config(), domain.fitness_floor)
         state = store.searcher_state()
         state = _roundtrip(searcher.init(study.seed) if state is None else state)
-        index = DedupeIndex.from_rows(store.rows())
+        index = DedupeIndex.from_rows(store.scores())
         inputs = domain.fingerprint_inputs()
         progress = _initial_progress(store, config, domain.space, start)
         failed_streak = 0

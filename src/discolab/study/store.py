@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from discolab.domains.base import Status
 from discolab.graph import Program
@@ -113,6 +113,18 @@ class ProgramRecord:
     def original_id(self) -> int:
         """The id of the row whose evaluation this row's scores come from."""
         return self.id if self.duplicate_of is None else self.duplicate_of
+
+
+class ScoreRow(NamedTuple):
+    """The parts of a stored row that dedupe needs (see ``Store.scores``)."""
+
+    id: int
+    struct_hash: str
+    fingerprint: str
+    duplicate_of: int | None
+    status: Status
+    fitness: float
+    objectives: Mapping[str, float]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -331,6 +343,17 @@ class Store:
         """Every stored row in id order (streamed)."""
         for row in self._conn.execute(f"SELECT {_COLUMNS} FROM programs ORDER BY id"):
             yield _from_row(row)
+
+    def scores(self) -> Iterator[ScoreRow]:
+        """Every row's id, hashes and scores in id order, without parsing programs.
+
+        What a resumed study needs to rebuild its dedupe index: several times
+        cheaper per row than ``rows()``.
+        """
+        query = ("SELECT id, struct_hash, fingerprint, duplicate_of, status, fitness, objectives "
+                 "FROM programs ORDER BY id")
+        for id_, h, f, dup, status, fitness, objectives in self._conn.execute(query):
+            yield ScoreRow(id_, h, f, dup, Status(status), fitness, json.loads(objectives))
 
     def get(self, id: int) -> ProgramRecord | None:
         found = self._records(f"SELECT {_COLUMNS} FROM programs WHERE id = ?", (id,))

@@ -1,5 +1,6 @@
 """Search domains: a search space plus a batched evaluator with named objectives."""
 
+from discolab.domains import dqn_loss as _dqn_loss  # noqa: F401  (registers "dqn_loss")
 from discolab.domains import regression as _regression  # noqa: F401  (registers "regression")
 from discolab.domains.base import Domain, Evaluation, Stage, Status
 from discolab.domains.registry import known, make, register, validate_config

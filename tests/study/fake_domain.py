@@ -99,7 +99,7 @@ class ScriptedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
 class ScriptedSearcher:
     """Proposes a fixed list of programs in a cycle and remembers what it was told."""
 
-    def __init__(self, space: SearchSpace, config: ScriptedConfig, fitness_floor: float = 0.0):
+    def __init__(self, space: SearchSpace, config: ScriptedConfig, fitness_floor: float = 0.0, fresh=None):
         self.programs = [Program.from_json(p) for p in config.programs]
 
     def init(self, seed: int) -> dict[str, Any]:

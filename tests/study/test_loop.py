@@ -196,3 +196,23 @@ def test_batch_seed_is_a_function_of_seed_and_batch():
     assert batch_seed(0, 3) == batch_seed(0, 3)
     assert len({batch_seed(s, b) for s in range(5) for b in range(5)}) == 25
     assert all(0 <= batch_seed(2**63 - 1, b) < 2**31 for b in range(5))
+
+
+def test_a_domains_random_program_draws_the_fresh_programs(study_path, monkeypatch):
+    """A domain's own ``random_program`` (Evolving RL's bootstrap) replaces the generic one."""
+    import discolab.domains.registry as registry
+    from discolab.graph import Program
+
+    marker = Program.from_nodes([("add", [0, 0])])
+    entry = registry.entry("fake")
+
+    def factory(config):
+        domain = entry.factory(config)
+        domain.random_program = lambda rng: marker
+        return domain
+
+    monkeypatch.setitem(registry._DOMAINS, "fake", registry.DomainEntry(entry.config, factory))
+    run(study_path, make_config({"evaluations": 1, "batch_size": 4}))
+    with Store.open(study_path) as store:
+        first = next(store.rows())
+    assert first.program == marker

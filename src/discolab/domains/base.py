@@ -85,3 +85,7 @@ class Domain(Protocol):
     def fingerprint_inputs(self) -> Mapping[str, np.ndarray]:
         """Fixed inputs on which functional fingerprints are computed."""
         ...
+
+    # Optional: ``random_program(rng) -> Program``. A domain that defines it
+    # decides what a fresh program is (Evolving RL's bootstrap mode starts
+    # from DQN); the study hands it to the searcher.

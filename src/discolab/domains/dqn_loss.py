@@ -327,10 +327,8 @@ class DQNLossDomain:
     def random_program(self, rng: np.random.Generator) -> Program:
         """A random program of this domain's mode: DQN plus random nodes (bootstrap) or any (scratch).
 
-        A searcher draws its fresh programs here instead of from
-        ``discolab.graph.random_program`` once the study passes this method to
-        it; until then a bootstrap search seeds its population by
-        :meth:`initial_programs` or evolves from scratch.
+        The study hands this method to the searcher, which draws every fresh
+        program here instead of from ``discolab.graph.random_program``.
         """
         if self.config.mode == "bootstrap":
             return dqn_programs.bootstrap_program(self.space, rng)

@@ -8,6 +8,7 @@ exactly what the killed one would have asked.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import pydantic
 
-from discolab.graph import Program, SearchSpace
+from discolab.graph import Program, SearchSpace, random_program
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +67,11 @@ def rng_state(rng: np.random.Generator) -> dict[str, Any]:
     return rng.bit_generator.state
 
 
-SearcherFactory = Callable[[SearchSpace, Any, float], Searcher]
+#: Draws a fresh program: ``graph.random_program`` by default; a domain may
+#: supply its own (Evolving RL's bootstrap mode starts every program from DQN).
+FreshProgram = Callable[[np.random.Generator], Program]
+
+SearcherFactory = Callable[..., Searcher]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +84,7 @@ _SEARCHERS: dict[str, SearcherEntry] = {}
 
 
 def register(name: str, config: type[pydantic.BaseModel], factory: SearcherFactory) -> None:
-    """Registers a searcher ``factory(space, config, fitness_floor)``; names are unique."""
+    """Registers a searcher ``factory(space, config, fitness_floor, fresh=None)``; names are unique."""
     if name in _SEARCHERS:
         raise ValueError(f"searcher {name!r} is already registered")
     _SEARCHERS[name] = SearcherEntry(config, factory)
@@ -96,8 +101,16 @@ def known() -> tuple[str, ...]:
     return tuple(sorted(_SEARCHERS))
 
 
-def make(name: str, space: SearchSpace, config: Any = None, fitness_floor: float = 0.0) -> Searcher:
+def make(
+    name: str, space: SearchSpace, config: Any = None, fitness_floor: float = 0.0, fresh: FreshProgram | None = None
+) -> Searcher:
+    """Builds a registered searcher; ``fresh`` replaces ``graph.random_program`` for new programs."""
     e = entry(name)
     if not isinstance(config, pydantic.BaseModel):
         config = e.config.model_validate(dict(config or {}))
-    return e.factory(space, config, fitness_floor)
+    return e.factory(space, config, fitness_floor, fresh=fresh)
+
+
+def default_fresh(space: SearchSpace, fresh: FreshProgram | None) -> FreshProgram:
+    """``fresh``, or uniform random programs of ``space``."""
+    return fresh if fresh is not None else functools.partial(random_program, space)

@@ -16,8 +16,10 @@ from typing import Any
 
 import pydantic
 
-from discolab.graph import Program, SearchSpace, mutate, random_program
-from discolab.search.base import Proposal, Result, clean_fitness, register, rng_from_state, rng_state
+from discolab.graph import Program, SearchSpace, mutate
+from discolab.search.base import (
+    FreshProgram, Proposal, Result, clean_fitness, default_fresh, register, rng_from_state, rng_state,
+)
 
 
 class RegularizedEvolutionConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
@@ -52,8 +54,15 @@ class RegularizedEvolution:
     proposed while the population fills).
     """
 
-    def __init__(self, space: SearchSpace, config: RegularizedEvolutionConfig, fitness_floor: float = 0.0):
+    def __init__(
+        self,
+        space: SearchSpace,
+        config: RegularizedEvolutionConfig,
+        fitness_floor: float = 0.0,
+        fresh: FreshProgram | None = None,
+    ):
         self.space = space
+        self.fresh = default_fresh(space, fresh)
         self.config = config
         self.fitness_floor = fitness_floor
 
@@ -69,14 +78,14 @@ class RegularizedEvolution:
         proposals = []
         for _ in range(n):
             if asked < self.config.population_size and len(population) < self.config.population_size:
-                proposals.append(Proposal(random_program(self.space, rng)))
+                proposals.append(Proposal(self.fresh(rng)))
                 asked += 1
                 continue
             if not population:  # asked for more than the initial fill before any tell
-                proposals.append(Proposal(random_program(self.space, rng)))
+                proposals.append(Proposal(self.fresh(rng)))
                 continue
             if rng.random() >= self.config.mutation_probability:
-                proposals.append(Proposal(random_program(self.space, rng)))
+                proposals.append(Proposal(self.fresh(rng)))
                 continue
             picks = rng.choice(len(population), size=min(self.config.tournament_size, len(population)), replace=False)
             # Ties go to the youngest member, which favours exploration.

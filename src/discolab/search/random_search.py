@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 import pydantic
 
-from discolab.graph import SearchSpace, random_program
-from discolab.search.base import Proposal, Result, clean_fitness, register, rng_from_state, rng_state
+from discolab.graph import SearchSpace
+from discolab.search.base import (
+    FreshProgram, Proposal, Result, clean_fitness, default_fresh, register, rng_from_state, rng_state,
+)
 
 
 class RandomSearchConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
@@ -19,8 +21,15 @@ class RandomSearchConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
 class RandomSearch:
     """Proposes independent random programs; the state holds the RNG and the best fitness."""
 
-    def __init__(self, space: SearchSpace, config: RandomSearchConfig | None = None, fitness_floor: float = 0.0):
+    def __init__(
+        self,
+        space: SearchSpace,
+        config: RandomSearchConfig | None = None,
+        fitness_floor: float = 0.0,
+        fresh: FreshProgram | None = None,
+    ):
         self.space = space
+        self.fresh = default_fresh(space, fresh)
         self.fitness_floor = fitness_floor
 
     def init(self, seed: int) -> dict[str, Any]:
@@ -28,7 +37,7 @@ class RandomSearch:
 
     def ask(self, state: dict[str, Any], n: int) -> tuple[list[Proposal], dict[str, Any]]:
         rng = rng_from_state(state)
-        proposals = [Proposal(random_program(self.space, rng)) for _ in range(n)]
+        proposals = [Proposal(self.fresh(rng)) for _ in range(n)]
         return proposals, {**state, "rng": rng_state(rng)}
 
     def tell(self, state: dict[str, Any], results: Sequence[Result]) -> tuple[dict[str, Any], dict[str, float]]:

@@ -182,7 +182,7 @@ def trim(planned: Sequence[Planned], budget: int) -> list[Planned]:
 def create_study(path: str | Path, config: StudyConfig) -> None:
     """Creates a study file; builds the domain and searcher first so bad data fails before any write."""
     domain = config.make_domain()
-    search.make(config.searcher.name, domain.space, config.searcher_config(), domain.fitness_floor)
+    _make_searcher(config, domain)
     Store.create(path, config.to_dict(), domain.space.to_dict()).close()
 
 
@@ -216,7 +216,7 @@ def run_study(
     with Store.open(path) as store:
         config, domain = _rebuild(store)
         study = config.study
-        searcher = search.make(config.searcher.name, domain.space, config.searcher_config(), domain.fitness_floor)
+        searcher = _make_searcher(config, domain)
         state = store.searcher_state()
         state = _roundtrip(searcher.init(study.seed) if state is None else state)
         index = DedupeIndex.from_rows(store.scores())
@@ -257,6 +257,12 @@ def run_study(
                     f"{path}: stopped after {failed_streak} consecutive failed batches: {staged.failure}"
                 )
         return progress
+
+
+def _make_searcher(config: StudyConfig, domain: Domain) -> search.Searcher:
+    """The configured searcher; a domain's own ``random_program(rng)``, if any, draws fresh programs."""
+    fresh = getattr(domain, "random_program", None)
+    return search.make(config.searcher.name, domain.space, config.searcher_config(), domain.fitness_floor, fresh=fresh)
 
 
 def _rebuild(store: Store) -> tuple[StudyConfig, Domain]:

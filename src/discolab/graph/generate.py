@@ -132,12 +132,16 @@ def _bridge_required(
     n_fixed = space.n_fixed
     types = list(space.slot_types) + [ops_lib.get(n.op).out_type for n in program.nodes]
     start = {space.slot_types[s] for s in required}
+    # Shuffled so the chain's ops vary: in op order, every bridged program of the
+    # Evolving-RL space read the same first list reduction (40% of random
+    # programs collapsed to max_a(q_tm1)).
+    op_defs = tuple(space.op_defs[k] for k in rng.permutation(len(space.op_defs)))
     live = live_slots(program, space)
     best: list[tuple[int, list]] = []
     for i in range(len(program.nodes)):
         if n_fixed + i not in live:
             continue
-        chain = dependency_chain(space.op_defs, start, set(types[: n_fixed + i]), types[n_fixed + i])
+        chain = dependency_chain(op_defs, start, set(types[: n_fixed + i]), types[n_fixed + i])
         if chain is None or len(program.nodes) + len(chain) - 1 > space.max_nodes:
             continue
         if best and len(chain) > len(best[0][1]):
@@ -149,7 +153,7 @@ def _bridge_required(
         i, chain = best[rng.integers(len(best))]
         prefix, suffix = program.nodes[:i], program.nodes[i + 1 :]
     else:
-        chain = dependency_chain(space.op_defs, start, set(space.slot_types), space.output_type)
+        chain = dependency_chain(op_defs, start, set(space.slot_types), space.output_type)
         if chain is None or len(chain) > space.max_nodes:
             raise ValueError(f"search space cannot make the output depend on {list(space.required_inputs)}")
         i, prefix, suffix = 0, (), ()

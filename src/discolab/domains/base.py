@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from discolab.graph import Program, SearchSpace
+from discolab.graph import ops as ops_lib
 
 
 class Status(str, enum.Enum):
@@ -50,6 +51,23 @@ class Evaluation:
         object.__setattr__(self, "status", Status(self.status))
         if not math.isfinite(self.fitness):
             raise ValueError("Evaluation.fitness must be finite: score failures at the domain's floor")
+
+
+def check_op_names(names: Sequence[str]) -> tuple[ops_lib.Op, ...]:
+    """The ops named in a config; ValueError names an unknown or repeated op.
+
+    Shared by the domains' config validators, so every domain reports a bad
+    op the same way (``unknown op 'sinh'; known: ...``).
+    """
+    found = []
+    for name in names:
+        try:
+            found.append(ops_lib.get(name))
+        except KeyError as err:
+            raise ValueError(err.args[0]) from None
+    if len(set(names)) != len(names):
+        raise ValueError(f"ops repeat a name: {list(names)}")
+    return tuple(found)
 
 
 StageFn = Callable[[Sequence[Program], int, Sequence[Evaluation] | None], list[Evaluation]]

@@ -55,10 +55,9 @@ import pydantic
 from pydantic import Field
 
 from discolab.domains import dqn_programs
-from discolab.domains.base import Evaluation, Stage, Status
+from discolab.domains.base import Evaluation, Stage, Status, check_op_names
 from discolab.domains.registry import register
 from discolab.graph import EncodedPrograms, Program, SearchSpace, ValueType, encode, random_inputs, random_program
-from discolab.graph import ops as ops_lib
 from discolab.graph.interpret import interpret_one
 from discolab.graph.program import is_valid
 
@@ -180,13 +179,7 @@ class DQNLossConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
     @pydantic.field_validator("ops")
     @classmethod
     def _known_ops(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for name in value:
-            try:
-                ops_lib.get(name)
-            except KeyError as err:
-                raise ValueError(err.args[0]) from None
-        if len(set(value)) != len(value):
-            raise ValueError(f"ops repeat a name: {list(value)}")
+        check_op_names(value)
         return value
 
     @pydantic.field_validator("dqn")

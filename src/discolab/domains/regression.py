@@ -47,13 +47,12 @@ import pydantic
 from pydantic import Field
 
 from discolab.domains import nguyen, tabular
-from discolab.domains.base import Evaluation, Stage, Status
+from discolab.domains.base import Evaluation, Stage, Status, check_op_names
 from discolab.domains.registry import register
 from discolab.domains.tabular import DataError
 from discolab.graph import (
     EncodedPrograms, Program, SearchSpace, ValueType, batched_interpreter, encode,
 )
-from discolab.graph import ops as ops_lib
 from discolab.graph.program import is_valid
 
 __all__ = [
@@ -116,15 +115,9 @@ class RegressionConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
     @pydantic.field_validator("ops")
     @classmethod
     def _known_ops(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for name in value:
-            try:
-                op = ops_lib.get(name)
-            except KeyError as err:
-                raise ValueError(err.args[0]) from None
+        for op in check_op_names(value):
             if op.out_type != ValueType.FLOAT or any(t != ValueType.FLOAT for t in op.in_types):
-                raise ValueError(f"op {name!r} does not map floats to a float; regression formulas need one")
-        if len(set(value)) != len(value):
-            raise ValueError(f"ops repeat a name: {list(value)}")
+                raise ValueError(f"op {op.name!r} does not map floats to a float; regression formulas need one")
         return value
 
     @pydantic.model_validator(mode="before")

@@ -75,6 +75,7 @@ def test_search_show_export_resume(tmp_path):
 
     shown = invoke("show", study, "--top", "3")
     assert shown.exit_code == 0 and "x0" in shown.output and "duplicates" in shown.output
+    assert "hurdle_failed 0" in shown.output and "error 0" in shown.output
 
     source = invoke("export", study)
     assert source.exit_code == 0 and "def program(x0):" in source.output

@@ -34,7 +34,9 @@ def _best(store: Store) -> ProgramRecord:
 def counts_line(store: Store) -> str:
     """One line: proposals, evaluations, duplicates and each failure status."""
     c = store.counts()
-    statuses = ", ".join(f"{k} {v}" for k, v in sorted(c.by_status.items()))
+    # Hurdle failures and errors are always shown, zero included: their absence is news too.
+    by_status = {"hurdle_failed": 0, "error": 0, **c.by_status}
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(by_status.items()))
     rate = c.duplicates / c.proposals if c.proposals else 0.0
     return (f"{c.proposals} proposals: {c.evaluated} evaluated, {c.duplicates} duplicates ({rate:.0%}); "
             f"evaluated by status: {statuses or 'none'}")

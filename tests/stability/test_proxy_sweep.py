@@ -61,6 +61,8 @@ def test_sweep_config_reads_toml_with_inline_variants(tmp_path):
     assert (cfg.train.model.depth, len(cfg.lrs), cfg.lrs[0], cfg.lrs[-1]) == (3, 4, 3e-4, pytest.approx(3e-1))
     with pytest.raises(ValueError, match="unknown variant"):
         SweepConfig(variants=("baseline", "nope"))
+    with pytest.raises(ValueError, match=r"widths \[24\] are not positive multiples of head_dim 16"):
+        SweepConfig(widths=(32, 24))  # caught when the config loads, not when width 24 starts training
 
 
 def test_lr_sensitivity_takes_any_optax_factory(tiny):

@@ -116,6 +116,10 @@ class SweepConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         names = [v.name for v in self.variant_list]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate variant names: {names}")
+        head_dim = self.train.model.head_dim  # Variant.apply's model_copy does not validate: check widths here
+        bad = [w for w in self.widths if w < 1 or w % head_dim]
+        if bad:
+            raise ValueError(f"widths {bad} are not positive multiples of head_dim {head_dim}")
         if self.final_window > self.train.num_logs:
             raise ValueError(f"final_window {self.final_window} exceeds the {self.train.num_logs} logged chunks")
         return self

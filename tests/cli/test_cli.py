@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli_support import one_error_line
+
 from discolab.cli import app
 from discolab.study import Store
 
@@ -55,14 +57,6 @@ def digest(path: Path) -> str:
 
 def invoke(*args: str):
     return runner.invoke(app, [str(a) for a in args])
-
-
-def one_error_line(result) -> str:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error:")
-    return lines[0]
 
 
 def test_search_show_export_resume(tmp_path):

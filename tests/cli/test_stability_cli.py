@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli_support import one_error_line
+
 from discolab.cli import app
 from discolab.stability.figures import have_matplotlib
 
@@ -51,14 +53,6 @@ def write(tmp_path: Path, text: str, name: str = "sweep.toml") -> Path:
 
 def invoke(*args: object):
     return runner.invoke(app, ["stability", "sweep", *(str(a) for a in args)])
-
-
-def one_error_line(result) -> str:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error:")
-    return lines[0]
 
 
 def test_tiny_sweep_through_the_cli_writes_store_summary_figures_and_resumes(tmp_path):

@@ -7,6 +7,7 @@ stored study is touched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -54,7 +55,22 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from discolab.study import StoreError, StudyError
     from discolab.study.config import ConfigError
 
-    return ConfigError, StoreError, StudyError, DataError, ReportError
+    return ConfigError, StoreError, StudyError, DataError, ReportError, DamagedStudy
+
+
+class DamagedStudy(Exception):
+    """SQLite found the study file damaged past its header; nothing was written."""
+
+
+@contextlib.contextmanager
+def _damage_is_an_error(path: Path):
+    """Turns SQLite's ``database disk image is malformed`` (and kin) into one line naming the file."""
+    import sqlite3
+
+    try:
+        yield
+    except sqlite3.DatabaseError as err:
+        raise DamagedStudy(f"{path}: the study file is damaged ({err}); restore it from a copy") from None
 
 
 class _RateColumn(ProgressColumn):
@@ -67,14 +83,18 @@ class _RateColumn(ProgressColumn):
         return Text(f"{rate:,.0f} eval/s", style="cyan")
 
 
-def _run(path: Path, quiet: bool) -> None:
+def _run(path: Path, quiet: bool, executor_settings=None) -> None:
+    _enable_compile_cache()
+    with _damage_is_an_error(path):
+        _run_study(path, quiet, executor_settings)
+
+
+def _run_study(path: Path, quiet: bool, executor_settings) -> None:
     from discolab.study import Store, run_study
 
-    _enable_compile_cache()
-    store = Store.open(path)
-    done = store.counts().evaluated
-    target = int(store.config()["study"]["evaluations"])
-    store.close()
+    with Store.open(path, readonly=True) as store:
+        done = store.counts().evaluated
+        target = int(store.config()["study"]["evaluations"])
     columns = [
         TextColumn("[bold]{task.description}"), BarColumn(),
         TextColumn("{task.completed:,.0f}/{task.total:,.0f} evals"), _RateColumn(),
@@ -87,7 +107,7 @@ def _run(path: Path, quiet: bool) -> None:
             progress.update(task, completed=p.evaluations, best=f"{p.best_fitness:.4g}")
 
         try:
-            final = run_study(path, on_batch=on_batch)
+            final = run_study(path, on_batch=on_batch, executor_settings=executor_settings)
         except KeyboardInterrupt:
             progress.stop()
             _fail(f"interrupted; finished evaluations are stored. Continue with: discolab resume {path}", 130)
@@ -142,15 +162,48 @@ def search(
 def resume(
     study: Annotated[Path, typer.Argument(help="Study file to continue.")],
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    executor: Annotated[Optional[str], typer.Option(help="Run on `local` or `ray` this time.")] = None,
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address (with --executor ray).")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Ray workers (with --executor ray).")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="Seconds per batch part (with --executor ray).")] = None,
 ) -> None:
-    """Continue a study after a crash or kill; no finished evaluation is lost or repeated."""
+    """Continue a study after a crash or kill; no finished evaluation is lost or repeated.
+
+    The executor options replace the stored [executor] table for this run:
+    a study started on a laptop resumes on a Ray cluster, and back.
+    """
     errors = _user_errors()
     if not study.is_file():
         _fail(f"study not found: {study}")
     try:
-        _run(study, quiet)
+        settings = _executor_override(study, executor, address, workers, timeout)
+        _run(study, quiet, settings)
     except errors as err:
         _fail(str(err))
+
+
+def _executor_override(study: Path, name, address, workers, timeout):
+    """The stored [executor] table with the command line's options applied; None if none was given."""
+    if name is None and address is None and workers is None and timeout is None:
+        return None
+    import pydantic
+
+    from discolab.study import ConfigError, Store
+    from discolab.study.config import ExecutorSection
+
+    with Store.open(study, readonly=True) as store:
+        stored = dict(store.config().get("executor") or {})
+    if name is not None and name != stored.get("name", "local"):
+        stored = {"imports": stored.get("imports", [])}
+    overrides = {"name": name, "address": address, "workers": workers, "timeout_s": timeout}
+    stored.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return ExecutorSection.model_validate(stored)
+    except pydantic.ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        flag = {"name": "--executor", "timeout_s": "--timeout"}.get(where, f"--{where}" if where else "--executor")
+        raise ConfigError(f"{flag}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
 @app.command()
@@ -168,7 +221,7 @@ def show(
     if top < 1:
         _fail(f"--top must be >= 1, got {top}")
     try:
-        with Store.open(study) as store:
+        with _damage_is_an_error(study), Store.open(study, readonly=True) as store:
             header, rows = top_table_rows(store, top)
             table = Table(title=f"{study}: top {top}")
             for name in header:
@@ -198,7 +251,7 @@ def export(
     if not study.is_file():
         _fail(f"study not found: {study}")
     try:
-        with Store.open(study) as store:
+        with _damage_is_an_error(study), Store.open(study, readonly=True) as store:
             text = export_best(store, format)
     except errors as err:
         _fail(str(err))

@@ -36,6 +36,7 @@ class FakeConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
     max_nodes: int = 4
     points: int = 16
     sleep: float = 0.0
+    sleep_on: Literal["always", "odd_seed"] = "always"
     hurdle: float | None = None
     raise_on: Literal["never", "always", "odd_seed", "nan_fitness"] = "never"
     non_finite_above: float | None = None
@@ -67,7 +68,8 @@ class FakeDomain:
         self, programs: Sequence[Program], seed: int, previous: Sequence[Evaluation] | None, *, points: int
     ) -> list[Evaluation]:
         start = time.perf_counter()
-        time.sleep(self.config.sleep)
+        if self.config.sleep_on == "always" or seed % 2:
+            time.sleep(self.config.sleep)
         if self.config.raise_on == "always" or (self.config.raise_on == "odd_seed" and seed % 2):
             raise RuntimeError(f"boom at seed {seed}")
         x = np.random.default_rng(seed).uniform(-2.0, 2.0, points).astype(np.float32)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from discolab.domains import Evaluation, Stage, Status
 from discolab.graph import Program
-from discolab.study import LocalExecutor, make_executor, register_executor, run_stages
+from discolab.study import ConfigError, LocalExecutor, make_executor, parse_config, register_executor, run_stages
+from discolab.study.config import ExecutorSection
 
 PROGRAMS = [Program.from_nodes([("add", (0, 0))] * (k + 1)) for k in range(5)]  # told apart by length
 
@@ -75,8 +78,21 @@ def test_no_programs_calls_nothing():
 
 
 def test_executor_registry():
-    assert isinstance(make_executor("local"), LocalExecutor)
-    with pytest.raises(KeyError, match="unknown executor 'ray'; known: local"):
-        make_executor("ray")
+    assert isinstance(make_executor({}, ExecutorSection(), 0.0), LocalExecutor)
     with pytest.raises(ValueError, match="already registered"):
-        register_executor("local", LocalExecutor)
+        register_executor("local", lambda config, settings, floor: LocalExecutor())
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ({"name": "dask"}, "executor.name"),
+        ({"timeout_s": 5}, "timeout_s needs name = \"ray\""),
+        ({"name": "ray", "workers": 0}, "executor.workers"),
+        ({"name": "ray", "timeout_s": -1}, "executor.timeout_s"),
+        ({"name": "ray", "retries": 3}, "executor.retries: unknown field"),
+    ],
+)
+def test_bad_executor_tables_name_the_field(table, expected):
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        parse_config({"domain": {"name": "fake"}, "executor": table})

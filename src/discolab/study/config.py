@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
@@ -61,12 +61,52 @@ class Section(pydantic.BaseModel, frozen=True, extra="allow"):
         return dict(self.model_extra or {})
 
 
+class ExecutorSection(pydantic.BaseModel, frozen=True, extra="forbid"):
+    """Where the stages of a batch run: in this process (``local``) or on a Ray cluster (``ray``).
+
+    The study process alone writes the store whatever the executor, so a
+    worker that dies takes no stored evaluation with it.
+    """
+
+    name: Literal["local", "ray"] = pydantic.Field("local", description="`local` or `ray`.")
+    address: str | None = pydantic.Field(
+        None, min_length=1,
+        description="Ray cluster address (`ray://host:10001` or `auto`); default: start a local Ray.",
+    )
+    workers: int | None = pydantic.Field(
+        None, ge=1, le=100_000,
+        description="Ray actors a batch is split across (default: the cluster's CPUs).",
+    )
+    timeout_s: float | None = pydantic.Field(
+        None, gt=0, le=7 * 24 * 3600,
+        description="Seconds a worker may spend on its part of a batch; its candidates are then `timeout`.",
+    )
+    max_retries: int = pydantic.Field(
+        2, ge=0, le=100, description="Times a part of a batch is resubmitted after its worker died.",
+    )
+    imports: tuple[str, ...] = pydantic.Field(
+        (), description="Modules each worker imports first (ones that register your own domains).",
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _ray_only(self) -> "ExecutorSection":
+        if self.name == "local":
+            for field in ("address", "workers", "timeout_s"):
+                if getattr(self, field) is not None:
+                    raise ValueError(
+                        f"{field} needs name = \"ray\" (the local executor runs in this process and cannot "
+                        "interrupt a compiled call)" if field == "timeout_s" else f"{field} needs name = \"ray\""
+                    )
+        return self
+
+
 class StudyConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
-    """A whole study: ``[study]``, ``[domain]`` and ``[searcher]`` tables."""
+    """A whole study: ``[study]``, ``[domain]``, ``[searcher]`` and ``[executor]`` tables."""
 
     study: StudySection = StudySection()
     domain: Section
     searcher: Section = Section(name="regularized_evolution")
+    executor: ExecutorSection = ExecutorSection()
 
     @pydantic.model_validator(mode="after")
     def _validate_entries(self) -> "StudyConfig":
@@ -93,6 +133,9 @@ class StudyConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    def with_executor(self, executor: ExecutorSection) -> "StudyConfig":
+        return self.model_copy(update={"executor": executor})
 
     def with_seed(self, seed: int) -> "StudyConfig":
         return self.model_copy(update={"study": self.study.model_copy(update={"seed": seed})})

@@ -1,6 +1,7 @@
 """Executors run a domain's stages on a batch; ``run_stages`` applies the hurdles.
 
-The executor decides WHERE a stage runs (in this process, later on Ray); the
+The executor decides WHERE a stage runs (in this process, or on Ray: see
+``ray_executor``); the
 stage runner decides WHICH programs reach which stage. Keeping them apart
 lets every executor share one hurdle rule and one failure rule.
 """
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import traceback
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from discolab.domains.base import Evaluation, Stage, Status
 from discolab.graph import Program
+from discolab.study.config import ExecutorSection
 
 
 class Executor(Protocol):
@@ -25,6 +27,10 @@ class Executor(Protocol):
         """One evaluation per program, in order (may raise; the runner turns that into error rows)."""
         ...
 
+    def close(self) -> None:
+        """Releases workers; the study calls it when ``run_study`` returns."""
+        ...
+
 
 class LocalExecutor:
     """Evaluates in this process: the batch is one compiled call of the domain."""
@@ -34,25 +40,39 @@ class LocalExecutor:
     ) -> list[Evaluation]:
         return list(stage.evaluate(programs, seed, previous))
 
+    def close(self) -> None:
+        pass
 
-_EXECUTORS: dict[str, Callable[[], Executor]] = {}
+
+#: ``factory(study config as a dict, [executor] settings, fitness floor) -> Executor``.
+ExecutorFactory = Callable[[Mapping[str, Any], ExecutorSection, float], Executor]
+_EXECUTORS: dict[str, ExecutorFactory] = {}
 
 
-def register_executor(name: str, factory: Callable[[], Executor]) -> None:
+def register_executor(name: str, factory: ExecutorFactory) -> None:
     """Registers an executor factory; a name can be registered once."""
     if name in _EXECUTORS:
         raise ValueError(f"executor {name!r} is already registered")
     _EXECUTORS[name] = factory
 
 
-def make_executor(name: str = "local") -> Executor:
+def make_executor(config: Mapping[str, Any], settings: ExecutorSection, fitness_floor: float) -> Executor:
+    """The executor that ``settings.name`` names, for a study of ``config``."""
     try:
-        return _EXECUTORS[name]()
+        factory = _EXECUTORS[settings.name]
     except KeyError:
-        raise KeyError(f"unknown executor {name!r}; known: {', '.join(sorted(_EXECUTORS))}") from None
+        raise KeyError(f"unknown executor {settings.name!r}; known: {', '.join(sorted(_EXECUTORS))}") from None
+    return factory(config, settings, fitness_floor)
 
 
-register_executor("local", LocalExecutor)
+def _ray_executor(config: Mapping[str, Any], settings: ExecutorSection, fitness_floor: float) -> Executor:
+    from discolab.study.ray_executor import RayExecutor  # Ray is optional and slow to import
+
+    return RayExecutor(config, settings, fitness_floor)
+
+
+register_executor("local", lambda config, settings, fitness_floor: LocalExecutor())
+register_executor("ray", _ray_executor)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,8 +21,9 @@ from discolab import search
 from discolab.domains.base import Domain, Evaluation, Status
 from discolab.graph import SearchSpace, fingerprints, structural_hash, to_infix
 from discolab.search import Proposal, Result
-from discolab.study.config import ConfigError, StudyConfig, parse_config
-from discolab.study.executor import Executor, LocalExecutor, run_stages
+from discolab.study.config import ConfigError, ExecutorSection, StudyConfig, parse_config
+from discolab.study.executor import Executor, make_executor, run_stages
+from discolab.study.ray_executor import RayUnavailable
 from discolab.study.store import ProgramRecord, ScoreRow, Store, json_dumps
 
 #: A study stops when this many batches in a row fail entirely with a stage exception.
@@ -192,6 +193,7 @@ def run_study(
     on_batch: Callable[[Progress], None] | None = None,
     max_batches: int | None = None,
     executor: Executor | None = None,
+    executor_settings: ExecutorSection | None = None,
 ) -> Progress:
     """Runs (or resumes) the study at ``path`` until its budget is spent.
 
@@ -200,7 +202,10 @@ def run_study(
         last committed batch.
       on_batch: called with the progress after each committed batch.
       max_batches: stop after this many batches of this call (None: no limit).
-      executor: where stages run (default: in this process).
+      executor: where stages run (default: the one the config's ``[executor]``
+        table names, built here and closed on return).
+      executor_settings: replaces the stored ``[executor]`` table for this
+        call (resume a local study on a Ray cluster, or the reverse).
 
     Returns:
       The progress when the call stopped; ``progress.finished`` says whether the
@@ -212,51 +217,79 @@ def run_study(
       StoreError: the file is not a study of this version.
     """
     start = time.perf_counter()
-    executor = executor or LocalExecutor()
     with Store.open(path) as store:
         config, domain = _rebuild(store)
-        study = config.study
-        searcher = _make_searcher(config, domain)
-        state = store.searcher_state()
-        state = _roundtrip(searcher.init(study.seed) if state is None else state)
-        index = DedupeIndex.from_rows(store.scores())
-        inputs = domain.fingerprint_inputs()
-        progress = _initial_progress(store, config, domain.space, start)
-        failed_streak = 0
-        ran = 0
-        while not progress.finished and (max_batches is None or ran < max_batches):
-            batch = progress.batches
-            batch_start = time.perf_counter()
-            n = min(study.batch_size, study.proposal_cap - progress.proposals)
-            proposals, state = searcher.ask(state, n)
-            if not proposals:
-                raise StudyError(f"{path}: searcher {config.searcher.name!r} proposed nothing")
-            planned = trim(plan_batch(proposals, domain.space, inputs, index, pad_to=study.batch_size),
-                           progress.evaluations_target - progress.evaluations)
-            seed = batch_seed(study.seed, batch)
-            originals = [p.proposal.program for p in planned if p.original is None]
-            staged = run_stages(domain.stages(), originals, seed, executor, domain.fitness_floor)
-            rows = _records(planned, staged.evaluations, batch, store.next_id())
-            told = [r for r in rows if study.tell_duplicates or r.duplicate_of is None]
-            state, metrics = searcher.tell(state, [Result(r.id, r.program, r.fitness) for r in told])
-            state = _roundtrip(state)
-            store.commit_batch(batch, rows, state, seed=seed, seconds=time.perf_counter() - batch_start,
-                               metrics=_floats(metrics))
-            index.add(rows)
-            progress = _advance(progress, rows, domain.space, start)
-            ran += 1
-            if on_batch is not None:
-                on_batch(progress)
-            evaluated = [r for r in rows if r.duplicate_of is None]
-            if staged.failure is not None and evaluated and all(r.status == Status.ERROR for r in evaluated):
-                failed_streak += 1
-            elif evaluated:
-                failed_streak = 0
-            if failed_streak >= MAX_FAILED_BATCHES:
-                raise StudyError(
-                    f"{path}: stopped after {failed_streak} consecutive failed batches: {staged.failure}"
-                )
-        return progress
+        if executor is not None:
+            return _run(store, config, domain, executor, start, on_batch, max_batches)
+        if executor_settings is not None:
+            config = config.with_executor(executor_settings)
+        owned = _make_executor(config, domain)
+        try:
+            return _run(store, config, domain, owned, start, on_batch, max_batches)
+        finally:
+            owned.close()
+
+
+def _run(
+    store: Store,
+    config: StudyConfig,
+    domain: Domain,
+    executor: Executor,
+    start: float,
+    on_batch: Callable[[Progress], None] | None,
+    max_batches: int | None,
+) -> Progress:
+    """The batch loop of ``run_study`` on an open store."""
+    path = store.path
+    study = config.study
+    searcher = _make_searcher(config, domain)
+    state = store.searcher_state()
+    state = _roundtrip(searcher.init(study.seed) if state is None else state)
+    index = DedupeIndex.from_rows(store.scores())
+    inputs = domain.fingerprint_inputs()
+    progress = _initial_progress(store, config, domain.space, start)
+    failed_streak = 0
+    ran = 0
+    while not progress.finished and (max_batches is None or ran < max_batches):
+        batch = progress.batches
+        batch_start = time.perf_counter()
+        n = min(study.batch_size, study.proposal_cap - progress.proposals)
+        proposals, state = searcher.ask(state, n)
+        if not proposals:
+            raise StudyError(f"{path}: searcher {config.searcher.name!r} proposed nothing")
+        planned = trim(plan_batch(proposals, domain.space, inputs, index, pad_to=study.batch_size),
+                       progress.evaluations_target - progress.evaluations)
+        seed = batch_seed(study.seed, batch)
+        originals = [p.proposal.program for p in planned if p.original is None]
+        staged = run_stages(domain.stages(), originals, seed, executor, domain.fitness_floor)
+        rows = _records(planned, staged.evaluations, batch, store.next_id())
+        told = [r for r in rows if study.tell_duplicates or r.duplicate_of is None]
+        state, metrics = searcher.tell(state, [Result(r.id, r.program, r.fitness) for r in told])
+        state = _roundtrip(state)
+        store.commit_batch(batch, rows, state, seed=seed, seconds=time.perf_counter() - batch_start,
+                           metrics=_floats(metrics))
+        index.add(rows)
+        progress = _advance(progress, rows, domain.space, start)
+        ran += 1
+        if on_batch is not None:
+            on_batch(progress)
+        evaluated = [r for r in rows if r.duplicate_of is None]
+        if staged.failure is not None and evaluated and all(r.status == Status.ERROR for r in evaluated):
+            failed_streak += 1
+        elif evaluated:
+            failed_streak = 0
+        if failed_streak >= MAX_FAILED_BATCHES:
+            raise StudyError(
+                f"{path}: stopped after {failed_streak} consecutive failed batches: {staged.failure}"
+            )
+    return progress
+
+
+def _make_executor(config: StudyConfig, domain: Domain) -> Executor:
+    try:
+        return make_executor(config.to_dict(), config.executor, domain.fitness_floor)
+    except RayUnavailable as err:
+        raise StudyError(str(err)) from None
 
 
 def _make_searcher(config: StudyConfig, domain: Domain) -> search.Searcher:

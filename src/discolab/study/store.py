@@ -227,6 +227,11 @@ class Store:
         if readonly:
             conn = _connect_readonly(path)
         else:
+            if not _writable(path):
+                raise StoreError(
+                    f"{path}: read-only (the study file or its folder cannot be written); "
+                    "`discolab show` and `discolab export` can still read it"
+                )
             conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
@@ -427,8 +432,21 @@ def _from_row(row: tuple) -> ProgramRecord:
     )
 
 
+def _writable(path: Path) -> bool:
+    """Whether SQLite can write the study: the file, and its folder (for the ``-wal``/``-shm`` files)."""
+    return os.access(path, os.W_OK) and os.access(path.resolve().parent, os.W_OK | os.X_OK)
+
+
 def _connect_readonly(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30.0)
+    """A read-only connection that leaves no ``-wal``/``-shm`` files behind.
+
+    Without a ``-wal`` file no writer is active and every commit is in the
+    main file, so it is read as immutable (SQLite then makes no WAL index);
+    with one, a search is running or was killed, and SQLite reads its WAL.
+    """
+    idle = not Path(f"{path}-wal").exists() or not os.access(path.resolve().parent, os.W_OK)
+    flags = "mode=ro&immutable=1" if idle else "mode=ro"
+    return sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True, isolation_level=None, timeout=30.0)
 
 
 def _check(path: Path) -> None:

@@ -50,17 +50,16 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_support import machine, source_revision, versions
 
 OPS = ("add", "sub", "mul", "div", "sin", "cos", "exp", "log")
 TOP_K = 20
@@ -393,50 +392,6 @@ def overall(rows: list[dict], runs: dict) -> dict[str, Any]:
     }
 
 
-def machine() -> dict[str, Any]:
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import jax
-
-    return {
-        "platform": platform.platform(), "cpu": model, "logical_cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "jax_devices": [str(d) for d in jax.devices()],
-    }
-
-
-def source_revision() -> dict[str, Any]:
-    """The git commit of this checkout and whether src/ differs from it (figures depend on both)."""
-    import subprocess
-
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str | None:
-        try:
-            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
-
-    changed = git("status", "--porcelain", "--", "src")
-    return {"commit": git("rev-parse", "HEAD"), "src_changed": None if changed is None else changed.splitlines()}
-
-
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in ("discolab", "jax", "jaxlib", "gplearn", "scikit-learn", "numpy", "sympy"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
 def print_table(rows: list[dict], summary: dict) -> None:
     head = (f"{'problem':<10} {'gp rec':>6} {'dl rec':>6} {'gp s':>7} {'dl s':>7} {'ratio':>6} "
             f"{'dl s@P':>7} {'ratio@P':>7} {'dl dup':>6} {'gp ev/s':>8} {'dl ev/s':>8}")
@@ -519,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": started.isoformat(timespec="seconds"),
         "total_benchmark_s": time.perf_counter() - t0,
         "device": machine(),
-        "versions": versions(),
+        "versions": versions(("discolab", "jax", "jaxlib", "gplearn", "scikit-learn", "numpy", "sympy")),
         "source": source_revision(),
         "settings": {
             "problems": problems, "seeds": list(range(args.seeds)), "evaluations": args.evaluations,

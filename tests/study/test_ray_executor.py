@@ -91,6 +91,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(local_ray, tmp_path):
     assert all(r[8] != "error" for r in rows)  # the retried part was scored, not failed
     with Store.open(path, readonly=True) as store:
         assert store.counts().proposals == len(rows)
+        assert store.batches()[-1].metrics["executor_retries"] == executor.retries  # kept for reports
 
     reference = tmp_path / "reference.db"
     create_study(reference, config.with_executor(ExecutorSection()))

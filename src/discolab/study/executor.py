@@ -31,6 +31,10 @@ class Executor(Protocol):
         """Releases workers; the study calls it when ``run_study`` returns."""
         ...
 
+    def stats(self) -> dict[str, float]:
+        """Running counts worth keeping with each batch (worker retries, timeouts); may be empty."""
+        ...
+
 
 class LocalExecutor:
     """Evaluates in this process: the batch is one compiled call of the domain."""
@@ -42,6 +46,9 @@ class LocalExecutor:
 
     def close(self) -> None:
         pass
+
+    def stats(self) -> dict[str, float]:
+        return {}
 
 
 #: ``factory(study config as a dict, [executor] settings, fitness floor) -> Executor``.

@@ -266,8 +266,9 @@ def _run(
         told = [r for r in rows if study.tell_duplicates or r.duplicate_of is None]
         state, metrics = searcher.tell(state, [Result(r.id, r.program, r.fitness) for r in told])
         state = _roundtrip(state)
+        stats = executor.stats() if hasattr(executor, "stats") else {}
         store.commit_batch(batch, rows, state, seed=seed, seconds=time.perf_counter() - batch_start,
-                           metrics=_floats(metrics))
+                           metrics=_floats({**metrics, **stats}))
         index.add(rows)
         progress = _advance(progress, rows, domain.space, start)
         ran += 1

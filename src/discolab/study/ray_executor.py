@@ -107,6 +107,10 @@ class RayExecutor:
         """The process ids of the live actors (the reliability tests kill them)."""
         return self._ray.get([a.pid.remote() for a in self._actors])
 
+    def stats(self) -> dict[str, float]:
+        """Totals since this executor started: parts resubmitted after a worker died, candidates timed out."""
+        return {"executor_retries": float(self.retries), "executor_timeouts": float(self.timeouts)}
+
     def close(self) -> None:
         """Stops the actors; the Ray runtime itself stays up for the next study in this process."""
         for actor in self._actors:

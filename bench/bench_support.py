@@ -1,0 +1,75 @@
+"""What every benchmark records beside its figures: the machine, package versions, the source revision.
+
+Imported by the scripts in bench/ (run them from the repository root:
+``python bench/NAME.py``, which puts this folder on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, core counts and JAX devices."""
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import jax
+
+    return {
+        "platform": platform.platform(), "cpu": model, "logical_cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "jax_devices": [str(d) for d in jax.devices()],
+    }
+
+
+def versions(packages: Sequence[str] = ("discolab", "jax", "jaxlib", "numpy")) -> dict[str, str]:
+    """Python and the named packages' installed versions."""
+    out = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def source_revision() -> dict[str, Any]:
+    """The git commit of this checkout and whether src/ differs from it (figures depend on both)."""
+
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    changed = git("status", "--porcelain", "--", "src")
+    return {"commit": git("rev-parse", "HEAD"), "src_changed": None if changed is None else changed.splitlines()}
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def write_result(name: str, result: dict[str, Any], out: Path | None = None) -> Path:
+    """Writes ``bench/results/NAME.json`` (or ``out``) and returns the path."""
+    path = out or RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path

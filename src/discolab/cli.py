@@ -16,6 +16,7 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -45,7 +46,7 @@ def _enable_compile_cache() -> None:
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -123,7 +124,7 @@ def _print_best(path: Path) -> None:
     from discolab.report import best_summary
 
     with Store.open(path) as store:
-        console.print(best_summary(store), highlight=False)
+        console.print(best_summary(store), highlight=False, markup=False)  # q[a] is a formula, not a tag
 
 
 @app.command()
@@ -228,9 +229,9 @@ def show(
                 wide = name == "formula"
                 table.add_column(name, overflow="fold" if wide else "ellipsis", no_wrap=not wide, ratio=1 if wide else None)
             for row in rows:
-                table.add_row(*row)
+                table.add_row(*(Text(cell) for cell in row))  # formulas are not markup
             console.print(table)
-            console.print(counts_line(store), highlight=False, soft_wrap=True)
+            console.print(counts_line(store), highlight=False, soft_wrap=True, markup=False)
     except errors as err:
         _fail(str(err))
 

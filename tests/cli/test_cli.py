@@ -189,3 +189,20 @@ def test_kill_9_then_resume_from_the_command_line(tmp_path):
     evaluated = [r for r in rows if not r.is_duplicate]
     assert len({r.struct_hash for r in evaluated}) == len(evaluated)  # nothing evaluated twice
     assert len({r.fingerprint for r in evaluated}) == len(evaluated)
+
+
+def test_formulas_and_errors_print_brackets_verbatim(tmp_path):
+    """`q_tm1[a_tm1]` is a formula, not rich markup: show and errors print it as written."""
+    from discolab.domains.dqn_loss import NAMED_PROGRAMS, make_space
+    from discolab.study import ProgramRecord, parse_config
+
+    config = parse_config({"domain": {"name": "dqn_loss", "train_envs": ["CartPole-v0"]}})
+    study = tmp_path / "dqn.db"
+    with Store.create(study, config.to_dict(), make_space().to_dict()) as store:
+        row = ProgramRecord(1, 0, 0, NAMED_PROGRAMS["dqn"], "h", "f", None, None, "ok", 0.9, {"fitness": 0.9}, {},
+                            1.0, 0.0)
+        store.commit_batch(0, [row], {})
+    shown = invoke("show", study)
+    assert shown.exit_code == 0 and "q_tm1[a_tm1]" in shown.output.replace("\n", "")
+    (tmp_path / "bad.toml").write_text('[domain]\nname = "dqn_loss"\ntrain_envs = ["[bold]Pong"]\n')
+    assert "[bold]Pong" in one_error_line(invoke("search", tmp_path / "bad.toml", "--study", tmp_path / "x.db"))

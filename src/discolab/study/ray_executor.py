@@ -20,6 +20,7 @@ import math
 import os
 import socket
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -84,10 +85,12 @@ class RayExecutor:
         if not ray.is_initialized():
             _check_reachable(settings.address)
             try:
-                ray.init(
-                    address=settings.address, include_dashboard=False, log_to_driver=False,
-                    configure_logging=False, ignore_reinit_error=True,
-                )
+                with warnings.catch_warnings():  # Ray forks its daemons once, before any JAX thread matters
+                    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+                    ray.init(
+                        address=settings.address, include_dashboard=False, log_to_driver=False,
+                        configure_logging=False, ignore_reinit_error=True,
+                    )
             except (ConnectionError, RuntimeError, ValueError) as err:
                 where = settings.address or "a local Ray"
                 raise RayUnavailable(f"executor 'ray': cannot start or reach {where}: {err}") from None

@@ -1,0 +1,480 @@
+"""Guided evolution vs plain regularized evolution: evaluations and wall-clock to a common target.
+
+Usage (the runs quoted in docs/guided.md)::
+
+    nice -n 10 .venv/bin/python bench/guided.py nguyen --seeds 10
+    nice -n 10 .venv/bin/python bench/guided.py dqn --seeds 10 --arms re,binary
+    .venv/bin/python bench/guided.py plot bench/results/guided_nguyen.json   # figures only
+
+Every run is a real study (config validated, SQLite store in a temp dir, the
+study loop's dedupe), one after the other in this process, on study seeds
+0..S-1 for every arm: the arms share their initial random population.
+
+Arms: ``re`` (regularized evolution), ``binary`` (guided, GNN pair
+discriminator), ``regression`` (guided, GNN score regressor), ``oracle``
+(guided, the true score as predictor: an upper bound; its oracle calls are not
+counted as evaluations and not in its wall time) and ``random`` (guided,
+coin-flip predictor). Guided arms wrap the same regularized evolution.
+
+Measures, per arm:
+
+- target: the lower median over seeds of plain RE's final best fitness
+  (with 10 seeds, 6 RE runs reach it);
+- evaluations to target: per run, the number of evaluated (non-duplicate)
+  programs when its best first reaches the target (runs that never do are
+  censored: infinite); the speedup is RE's median over the arm's median, with a
+  95% bootstrap interval (seeds resampled per arm, the target recomputed);
+- wall seconds to target: the study's elapsed time at the end of the batch that
+  reached it; everything the study does is inside, the predictor's training and
+  inference included. JAX compiles are paid once per process before timing (a
+  warm-up run of every arm), as a persistent compilation cache makes them
+  one-off; the guide's compile seconds are reported apart.
+
+Writes bench/results/guided_<domain>.json (command, machine, versions, date,
+per-run curves and the summary) and figures under docs/figures/guided/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+FIGURES = ROOT / "docs" / "figures" / "guided"
+ARMS = ("re", "binary", "regression", "oracle", "random")
+ORACLE_SEARCHER = "guided_bench_oracle"
+SPEEDUP_TARGET_EVALUATIONS = 3.7
+SPEEDUP_TARGET_WALL = 2.0
+
+#: The regularized evolution every arm runs (guided arms wrap it).
+NGUYEN_RE = {"population_size": 300, "tournament_size": 25, "mutation_probability": 0.95}
+DQN_RE = {"population_size": 32, "tournament_size": 6, "mutation_probability": 0.95}
+
+
+def nguyen_config(problem: str, seed: int, evaluations: int, searcher: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "study": {"name": f"{problem}-{seed}", "seed": seed, "evaluations": evaluations, "batch_size": 250},
+        "domain": {"name": "regression", "problem": problem, "ops": ["add", "sub", "mul", "div", "sin", "cos",
+                                                                       "exp", "log"],
+                   "constants": [1.0], "max_nodes": 20},
+        "searcher": searcher,
+    }
+
+
+#: A deliberately small DQN-loss search (CPU-sized; see docs/guided.md): CartPole-v0 as the hurdle,
+#: Acrobot-v1 for the losses that pass it.
+DQN_DOMAIN = {
+    "name": "dqn_loss", "mode": "scratch", "train_envs": ["CartPole-v0", "Acrobot-v1"], "hurdle_env": "CartPole-v0",
+    "hurdle_threshold": 0.2, "seeds": 1, "env_steps": {"CartPole-v0": 4000, "Acrobot-v1": 4000},
+    "hidden": [32, 32], "program_batch": 16, "max_nodes": 12,
+    "dqn": {"learning_rate": 3e-3, "num_envs": 8, "buffer_size": 2048, "learning_starts": 256, "target_update": 25},
+}
+
+
+def dqn_config(seed: int, evaluations: int, searcher: dict[str, Any]) -> dict[str, Any]:
+    return {"study": {"name": f"dqn-{seed}", "seed": seed, "evaluations": evaluations, "batch_size": 16},
+            "domain": DQN_DOMAIN, "searcher": searcher}
+
+
+def searcher_for(arm: str, base: dict[str, Any], guide_options: dict[str, Any]) -> dict[str, Any]:
+    if arm == "re":
+        return {"name": "regularized_evolution", **base}
+    predictor = "binary" if arm == "oracle" else arm  # the oracle arm's searcher is registered by this file
+    searcher = {"name": "guided", "base": {"name": "regularized_evolution", **base}, "predictor": predictor,
+                **guide_options}
+    if arm == "oracle":
+        searcher["name"] = ORACLE_SEARCHER
+    return searcher
+
+
+def register_oracle_searcher(oracle_for: Any) -> None:
+    """Registers guided evolution with the true score as predictor (bench only: a study config cannot)."""
+    from discolab import search
+    from discolab.search.guided import GuidedConfig, GuidedEvolution
+
+    if ORACLE_SEARCHER in search.known():
+        return
+
+    def factory(space: Any, config: GuidedConfig, fitness_floor: float = 0.0, fresh: Any = None) -> GuidedEvolution:
+        config = config.model_copy(update={"predictor": "oracle"})
+        return GuidedEvolution(space, config, fitness_floor, fresh=fresh, oracle=oracle_for(space))
+
+    search.register(ORACLE_SEARCHER, GuidedConfig, factory)
+
+
+class Oracle:
+    """The true fitness of programs through the domain's stages at a fixed seed; not counted anywhere."""
+
+    def __init__(self, domain: Any):
+        self.domain = domain
+        self.calls = 0
+        self.seconds = 0.0
+
+    def __call__(self, programs: Any) -> list[float]:
+        from discolab.study.executor import LocalExecutor, run_stages
+
+        start = time.perf_counter()
+        staged = run_stages(self.domain.stages(), list(programs), 0, LocalExecutor(), self.domain.fitness_floor)
+        self.calls += len(programs)
+        self.seconds += time.perf_counter() - start
+        return [e.fitness for e in staged.evaluations]
+
+
+# ----------------------------------------------------------------------------- one run
+
+
+def run_one(config_dict: dict[str, Any], workdir: str, oracle: Oracle | None = None) -> dict[str, Any]:
+    from discolab.study import create_study, run_study
+    from discolab.study.config import parse_config
+
+    config = parse_config(config_dict)
+    path = os.path.join(workdir, f"{config.study.name}-{config.searcher.name}-{time.monotonic_ns()}.db")
+    batches: list[tuple[int, float, float | None]] = []
+    oracle_s0 = oracle.seconds if oracle else 0.0
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    create_study(path, config)
+    created = time.perf_counter() - t0
+
+    def on_batch(p: Any) -> None:
+        spent = (oracle.seconds - oracle_s0) if oracle else 0.0  # an oracle is an upper bound, not a cost
+        batches.append((p.evaluations, created + p.elapsed - spent, p.best_fitness))
+
+    progress = run_study(path, on_batch=on_batch)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    fitness = [r[0] for r in conn.execute("SELECT fitness FROM programs WHERE duplicate_of IS NULL ORDER BY id")]
+    metrics = [(json.loads(m), e) for m, e in conn.execute("SELECT metrics, evaluated FROM batches ORDER BY batch")]
+    conn.close()
+    best = np.maximum.accumulate(np.asarray(fitness, np.float64)).tolist()
+    told, heldout, rejection, guide_s, beats = 0, [], [], 0.0, []
+    for m, evaluated in metrics:
+        told += evaluated
+        if "guide_heldout_accuracy" in m:
+            heldout.append((told, m["guide_heldout_accuracy"]))
+        if "guide_rejection_rate" in m:
+            rejection.append((told, m["guide_rejection_rate"]))
+        if "guide_child_beats_parent" in m:
+            beats.append((told, m["guide_child_beats_parent"]))
+        guide_s += m.get("guide_seconds", 0.0)
+    return {
+        "seed": config.study.seed, "wall_s": wall - ((oracle.seconds - oracle_s0) if oracle else 0.0), "cpu_s": cpu,
+        "evaluations": progress.evaluations, "proposals": progress.proposals, "duplicates": progress.duplicates,
+        "final_best": best[-1] if best else None, "best_formula": progress.best_formula,
+        "best_curve": best, "batches": batches, "guide_seconds": guide_s,
+        "heldout_accuracy": heldout, "rejection_rate": rejection, "child_beats_parent": beats,
+        "oracle_calls": oracle.calls if oracle else 0,
+    }
+
+
+# ----------------------------------------------------------------------------- summary
+
+
+def evals_to(curve: list[float], target: float) -> float:
+    """Evaluations when the best first reaches ``target`` (1-based), or inf."""
+    arr = np.asarray(curve)
+    hit = np.nonzero(arr >= target)[0]
+    return float(hit[0] + 1) if len(hit) else math.inf
+
+
+def wall_to(run: dict[str, Any], target: float) -> float:
+    n = evals_to(run["best_curve"], target)
+    if math.isinf(n):
+        return math.inf
+    return next(wall for evaluations, wall, _ in run["batches"] if evaluations >= n)
+
+
+def target_of(re_runs: list[dict[str, Any]]) -> float:
+    return statistics.median_low([r["final_best"] for r in re_runs])
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(np.asarray(values, np.float64)))  # inf-aware: censored runs sort last
+
+
+def _ratio(a: float, b: float) -> float:
+    if math.isinf(a) and math.isinf(b):
+        return math.nan
+    return a / b if b > 0 else math.inf
+
+
+def speedups(re_runs: list[dict], runs: list[dict], rng: np.random.Generator, resamples: int = 2000) -> dict:
+    target = target_of(re_runs)
+    re_e = [evals_to(r["best_curve"], target) for r in re_runs]
+    re_w = [wall_to(r, target) for r in re_runs]
+    arm_e = [evals_to(r["best_curve"], target) for r in runs]
+    arm_w = [wall_to(r, target) for r in runs]
+    boot_e, boot_w = [], []
+    for _ in range(resamples):
+        a = rng.integers(len(re_runs), size=len(re_runs))
+        b = rng.integers(len(runs), size=len(runs))
+        t = target_of([re_runs[k] for k in a])
+        boot_e.append(_ratio(_median([evals_to(re_runs[k]["best_curve"], t) for k in a]),
+                             _median([evals_to(runs[k]["best_curve"], t) for k in b])))
+        boot_w.append(_ratio(_median([wall_to(re_runs[k], t) for k in a]), _median([wall_to(runs[k], t) for k in b])))
+
+    def ci(values: list[float]) -> list[float]:
+        v = np.asarray([x for x in values if not math.isnan(x)])
+        return [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if len(v) else [math.nan, math.nan]
+
+    return {
+        "target": target,
+        "reached": int(sum(not math.isinf(x) for x in arm_e)), "runs": len(runs),
+        "median_evaluations_to_target": _median(arm_e), "re_median_evaluations_to_target": _median(re_e),
+        "median_wall_s_to_target": _median(arm_w), "re_median_wall_s_to_target": _median(re_w),
+        "evaluation_speedup": _ratio(_median(re_e), _median(arm_e)), "evaluation_speedup_ci95": ci(boot_e),
+        "wall_speedup": _ratio(_median(re_w), _median(arm_w)), "wall_speedup_ci95": ci(boot_w),
+        "evaluations_to_target": arm_e, "wall_s_to_target": arm_w,
+        "median_final_best": _median([r["final_best"] for r in runs]),
+        "median_wall_s": _median([r["wall_s"] for r in runs]),
+        "median_guide_seconds": _median([r["guide_seconds"] for r in runs]),
+        "median_guide_share_of_wall": _median([r["guide_seconds"] / r["wall_s"] for r in runs]),
+        "mean_heldout_accuracy": _mean_metric(runs, "heldout_accuracy"),
+        "mean_rejection_rate": _mean_metric(runs, "rejection_rate"),
+        "mean_child_beats_parent": _mean_metric(runs, "child_beats_parent"),
+    }
+
+
+def _mean_metric(runs: list[dict], key: str) -> float | None:
+    values = [v for r in runs for _, v in r[key]]
+    return float(np.mean(values)) if values else None
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def compact(runs: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Runs with each best-so-far curve stored as its change points ``[[evaluations, best], ...]``."""
+    out = {}
+    for arm, arm_runs in runs.items():
+        out[arm] = []
+        for r in arm_runs:
+            curve = r["best_curve"]
+            steps = [[k + 1, v] for k, v in enumerate(curve) if k == 0 or v != curve[k - 1]]
+            out[arm].append({**{k: v for k, v in r.items() if k != "best_curve"}, "best_steps": steps,
+                             "curve_length": len(curve)})
+    return out
+
+
+def expand(runs: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Inverse of :func:`compact`."""
+    out = {}
+    for arm, arm_runs in runs.items():
+        out[arm] = []
+        for r in arm_runs:
+            curve = np.empty(r["curve_length"])
+            for (n, v), nxt in zip(r["best_steps"], r["best_steps"][1:] + [[r["curve_length"] + 1, None]]):
+                curve[n - 1: nxt[0] - 1] = v
+            out[arm].append({**r, "best_curve": curve.tolist()})
+    return out
+
+
+def _from_json(value: Any) -> Any:
+    if value == "inf":
+        return math.inf
+    if isinstance(value, dict):
+        return {k: _from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    return value
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def plot(result: dict[str, Any], out_dir: Path = FIGURES) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = result["domain_label"]
+    runs = result["runs"]
+    target = result["summary"]["re"]["target"] if "re" in result["summary"] else None
+    written = []
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    for arm, arm_runs in runs.items():
+        n = min(len(r["best_curve"]) for r in arm_runs)
+        curves = np.asarray([r["best_curve"][:n] for r in arm_runs])
+        x = np.arange(1, n + 1)
+        med = np.median(curves, axis=0)
+        axes[0].plot(x, med, label=arm)
+        axes[0].fill_between(x, np.percentile(curves, 25, axis=0), np.percentile(curves, 75, axis=0), alpha=0.15)
+        grid = np.linspace(0, max(r["batches"][-1][1] for r in arm_runs), 200)
+        walls = []
+        for r in arm_runs:
+            t = np.asarray([b[1] for b in r["batches"]])
+            v = np.asarray([b[2] if b[2] is not None else np.nan for b in r["batches"]], np.float64)
+            idx = np.searchsorted(t, grid, side="right") - 1
+            walls.append(np.where(idx >= 0, v[np.clip(idx, 0, None)], np.nan))
+        walls = np.asarray(walls)
+        axes[1].plot(grid, np.nanmedian(walls, axis=0), label=arm)
+        acc = [(e, a) for r in arm_runs for e, a in r["heldout_accuracy"]]
+        if acc:
+            e, a = np.asarray(acc).T
+            bins = np.linspace(0, e.max(), 11)
+            which = np.digitize(e, bins)
+            xs = [e[which == k].mean() for k in np.unique(which)]
+            ys = [a[which == k].mean() for k in np.unique(which)]
+            axes[2].plot(xs, ys, marker="o", label=arm)
+    for ax, xlabel in zip(axes[:2], ("evaluations", "wall seconds (predictor included)")):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("best fitness (median over seeds)")
+        if target is not None:
+            ax.axhline(target, color="grey", ls=":", lw=1, label="target (RE median final)")
+        ax.legend()
+    axes[0].set_xscale("log")
+    axes[2].set_xlabel("evaluations")
+    axes[2].set_ylabel("held-out pair accuracy (mean over seeds)")
+    axes[2].axhline(0.5, color="grey", ls=":", lw=1)
+    axes[2].legend()
+    fig.suptitle(f"guided evolution, {name}: {len(next(iter(runs.values())))} seeds per arm")
+    fig.tight_layout()
+    path = out_dir / f"{result['domain']}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(str(path.relative_to(ROOT)))
+    return written
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def machine() -> dict[str, Any]:
+    import jax
+
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "cpu": model,
+            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "jax_devices": [str(d) for d in jax.devices()], "load_avg": os.getloadavg()}
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("discolab", "jax", "jaxlib", "flax", "optax", "numpy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("domain", choices=("nguyen", "dqn", "plot"))
+    parser.add_argument("result", nargs="?", help="plot: the results JSON to draw")
+    parser.add_argument("--problem", default="nguyen-4", help="Nguyen problem (default nguyen-4)")
+    parser.add_argument("--seeds", type=int, default=10, help="study seeds 0..N-1 per arm (default 10)")
+    parser.add_argument("--evaluations", type=int, default=None,
+                        help="evaluated programs per run (default: nguyen 4000, dqn 192)")
+    parser.add_argument("--arms", default=None,
+                        help=f"comma-separated arms of {ARMS} (default: nguyen all, dqn re,binary)")
+    parser.add_argument("--guide", default="{}", help="JSON of extra guided options (e.g. '{\"max_tries\": 8}')")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.domain == "plot":
+        result = _from_json(json.loads(Path(args.result).read_text()))
+        result["runs"] = expand(result["runs"])
+        print("\n".join(plot(result)))
+        return 0
+    arms = (args.arms or ("re,binary,regression,oracle,random" if args.domain == "nguyen" else "re,binary")).split(",")
+    for arm in arms:
+        if arm not in ARMS:
+            parser.error(f"unknown arm {arm!r}; known: {', '.join(ARMS)}")
+    evaluations = args.evaluations or (4000 if args.domain == "nguyen" else 192)
+    if args.domain == "nguyen":
+        guide_options = {"min_archive": 300, "retrain_every": 1000, "archive_size": 1024, "max_tries": 8,
+                         "train_steps": 300}
+        make = lambda seed, searcher: nguyen_config(args.problem, seed, evaluations, searcher)  # noqa: E731
+        base = NGUYEN_RE
+        label = args.problem
+    else:
+        guide_options = {"min_archive": 48, "retrain_every": 48, "archive_size": 512, "max_tries": 8,
+                         "train_steps": 300}
+        make = lambda seed, searcher: dqn_config(seed, evaluations, searcher)  # noqa: E731
+        base = DQN_RE
+        label = "dqn_loss (CartPole-v0 hurdle, Acrobot-v1)"
+    guide_options.update(json.loads(args.guide))
+
+    from discolab.study.config import parse_config
+
+    oracle = None
+    if "oracle" in arms:
+        oracle = Oracle(parse_config(make(0, {"name": "regularized_evolution"})).make_domain())
+    register_oracle_searcher(lambda space: oracle)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    t0 = time.perf_counter()
+    runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
+    warmup_s = {}
+    with tempfile.TemporaryDirectory(prefix="discolab-guided-") as workdir:
+        for arm in arms:  # every arm once on a short budget, so that no timed run pays a compile
+            w0 = time.perf_counter()
+            warm = make(10_000, searcher_for(arm, base, guide_options))
+            short = guide_options["min_archive"] + 3 * warm["study"]["batch_size"]
+            warm["study"]["evaluations"] = min(evaluations, short)
+            run_one(warm, workdir, oracle if arm == "oracle" else None)
+            warmup_s[arm] = time.perf_counter() - w0
+        for seed in range(args.seeds):
+            for arm in arms:
+                run = run_one(make(seed, searcher_for(arm, base, guide_options)), workdir,
+                              oracle if arm == "oracle" else None)
+                runs[arm].append(run)
+                print(f"seed {seed} {arm:>10}: best {run['final_best']:.6f} wall {run['wall_s']:7.1f}s "
+                      f"guide {run['guide_seconds']:6.1f}s evals {run['evaluations']} "
+                      f"{run['best_formula']}", flush=True)
+    rng = np.random.default_rng(0)
+    summary = {arm: speedups(runs["re"], runs[arm], rng) for arm in arms} if "re" in arms else {}
+    result = {
+        "command": " ".join([sys.executable, *sys.argv]),
+        "date": started.isoformat(timespec="seconds"), "total_s": time.perf_counter() - t0,
+        "machine": machine(), "versions": versions(), "domain": f"guided_{args.domain}", "domain_label": label,
+        "evaluations": evaluations, "seeds": args.seeds, "arms": arms,
+        "regularized_evolution": base, "guide_options": guide_options, "warmup_s": warmup_s,
+        "study_config_example": make(0, searcher_for("binary", base, guide_options)),
+        "targets": {"evaluation_speedup": SPEEDUP_TARGET_EVALUATIONS, "wall_speedup": SPEEDUP_TARGET_WALL},
+        "summary": summary, "runs": runs,
+    }
+    result["figures"] = plot(result)
+    out = args.out or RESULTS / f"guided_{args.domain}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(_json_safe({**result, "runs": compact(runs)}), indent=1))
+    for arm, s in summary.items():
+        print(f"{arm:>10}: reached {s['reached']}/{s['runs']}  evals->target {s['median_evaluations_to_target']}"
+              f" (RE {s['re_median_evaluations_to_target']})  speedup {s['evaluation_speedup']:.2f} "
+              f"CI {s['evaluation_speedup_ci95']}  wall speedup {s['wall_speedup']:.2f} CI {s['wall_speedup_ci95']}"
+              f"  heldout acc {s['mean_heldout_accuracy']}")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,340 @@
+"""Guided evolution: a learned predictor screens children before they are evaluated (PAPERS.md section 3).
+
+``guided`` wraps any searcher whose proposals name a parent (``Proposal.parent_id``;
+regularized evolution by default). Each child the base searcher proposes is
+compared with its parent by a predictor; a child predicted worse is discarded
+unevaluated and the parent is mutated again, up to ``max_tries`` candidates.
+An accepted child is itself mutated and screened against itself, up to
+``max_accepted`` times, so the mutation strength grows while the predictor keeps
+predicting gains (the adaptive mutation of PAM-RT, as read in PAPERS.md). If no
+candidate is accepted, the one the predictor rated highest is proposed, so every
+slot of a batch is filled. Fresh random programs (no parent) pass unscreened.
+
+Predictors (``predictor``), for ablation:
+
+- ``binary``: the pairwise GNN discriminator of :mod:`discolab.guide` ("is A better than B?").
+- ``regression``: the same encoder regressed onto fitness ranks; pairs compared by score.
+- ``oracle``: the true fitness, from an ``oracle`` callable that only benchmark code passes (an
+  upper bound; never available from a study config, which cannot pass one).
+- ``random``: accepts a child with probability one half (a sanity check).
+
+State and resume. The state stays JSON and small: the base searcher's state,
+the RNG, an archive of the latest evaluated programs (``[id, program_json,
+fitness]``) and the fit schedule. The network weights are NOT stored: a
+predictor is retrained from scratch, with a seed derived from the search seed
+and the fit count, each time ``retrain_every`` new evaluations have been told,
+on the newest ``archive_size`` programs told before that point. It is
+therefore a pure function of the stored state (on a given device), and the
+searcher keeps it only in an in-memory cache keyed by that data; a resumed
+search rebuilds it on its first ask and asks exactly what the uninterrupted
+search would have asked. The archive keeps just the entries the current fit
+and the next one need; parents are looked up there, so the base searcher's
+population should not exceed ``archive_size`` (a parent that has left the
+archive passes its child unscreened). Replay is exact on one device and JAX
+version (XLA's CPU and GPU kernels are deterministic for a fixed program);
+storing weights instead would cost hundreds of kilobytes per stored batch.
+
+Metrics per ``tell`` (stored per batch by the study): ``guide_heldout_accuracy``
+is the current predictor's pair accuracy on the batch just evaluated, which it
+was not trained on (pairs of unequal fitness; a hard sample, since the screen
+chose these children for looking better); ``guide_rejection_rate`` the
+share of screened candidates discarded by the last ask;
+``guide_child_beats_parent`` the share of screened, proposed children that
+scored above their parent; ``guide_fallback_rate`` the share of slots where no
+candidate was accepted; ``guide_seconds`` the predictor's training and
+inference time in this ask and tell (it is also in the study's batch seconds).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pydantic
+
+from discolab import guide
+from discolab.graph import Program, SearchSpace, mutate
+from discolab.search import base as search_base
+from discolab.search.base import FreshProgram, Proposal, Result, clean_fitness, register, rng_from_state, rng_state
+
+#: Bench code may pass ``oracle(programs) -> fitness`` for the ``oracle`` predictor (the true scores).
+Oracle = Callable[[Sequence[Program]], Sequence[float]]
+
+
+class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
+    """Options of guided evolution: the base searcher, the screening and the predictor."""
+
+    base: dict[str, Any] = pydantic.Field(
+        default_factory=lambda: {"name": "regularized_evolution"},
+        description="The searcher whose children are screened: its `name` and its own options.",
+    )
+    predictor: Literal["binary", "regression", "oracle", "random"] = pydantic.Field(
+        "binary", description="What screens children: the GNN discriminator, a GNN regressor, the true score "
+                              "(benchmarks only) or a coin flip.",
+    )
+    max_tries: int = pydantic.Field(8, ge=1, le=1000, description="Candidates screened per proposal at most.")
+    max_accepted: int = pydantic.Field(
+        1, ge=1, le=100, description="Accepted mutations chained per proposal (each screened against the last).")
+    accept_threshold: float = pydantic.Field(
+        0.5, ge=0.0, lt=1.0, description="A candidate is accepted when P(better than its parent) exceeds this.")
+    min_archive: int = pydantic.Field(
+        256, ge=2, description="Evaluated programs needed before the first fit; until then children pass unscreened.")
+    retrain_every: int = pydantic.Field(
+        500, ge=1, description="New evaluations between fits (each fit starts from scratch).")
+    archive_size: int = pydantic.Field(1024, ge=2, le=65536, description="Newest programs a fit trains on.")
+    hidden: int = pydantic.Field(32, ge=4, le=1024, description="Width of the GNN's node states.")
+    layers: int = pydantic.Field(2, ge=1, le=16, description="GraphGPS layers.")
+    heads: int = pydantic.Field(4, ge=1, le=32, description="Attention heads per layer.")
+    train_steps: int = pydantic.Field(200, ge=1, le=100_000, description="Optimizer steps per fit.")
+    pair_batch: int = pydantic.Field(64, ge=1, le=65536, description="Training pairs per step.")
+    learning_rate: float = pydantic.Field(2e-3, gt=0.0, le=1.0, description="AdamW step size.")
+    heldout_pairs: int = pydantic.Field(
+        512, ge=0, description="Pairs of each new batch scored for the held-out accuracy (0: off).")
+
+    @pydantic.model_validator(mode="after")
+    def _check(self) -> "GuidedConfig":
+        name = self.base.get("name")
+        if not isinstance(name, str):
+            raise ValueError("base.name: the base searcher's name is required")
+        if name == "guided":
+            raise ValueError("base.name: guided cannot wrap itself")
+        try:
+            entry = search_base.entry(name)
+        except KeyError as err:
+            raise ValueError(f"base.name: {err.args[0]}") from None
+        entry.config.model_validate({k: v for k, v in self.base.items() if k != "name"})
+        if self.hidden % self.heads:
+            raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
+        if self.min_archive > self.archive_size:
+            raise ValueError(f"min_archive ({self.min_archive}) exceeds archive_size ({self.archive_size})")
+        return self
+
+    def predictor_config(self) -> guide.PredictorConfig:
+        return guide.PredictorConfig(
+            kind="regression" if self.predictor == "regression" else "binary", dim=self.hidden, layers=self.layers,
+            heads=self.heads, train_steps=self.train_steps, pair_batch=self.pair_batch,
+            learning_rate=self.learning_rate, archive_size=self.archive_size,
+        )
+
+
+@functools.lru_cache(maxsize=8192)
+def _decode(program_json: str) -> Program:
+    return Program.from_json(program_json)
+
+
+class GuidedEvolution:
+    """Ask/tell search that screens the base searcher's children with a predictor; JSON state.
+
+    State: ``base`` (the base searcher's state), ``rng``, ``seed`` (the
+    predictor seeds derive from it), ``archive`` (``[id, program_json,
+    fitness]`` of told programs with global indices from ``archive_start``),
+    ``told``, ``fit_at`` (``told`` at the last fit, or None), ``fits`` and
+    ``last_ask`` (screening counts and the screened children's parent fitness,
+    for the next tell's metrics).
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        config: GuidedConfig,
+        fitness_floor: float = 0.0,
+        fresh: FreshProgram | None = None,
+        oracle: Oracle | None = None,
+    ):
+        if config.predictor == "oracle" and oracle is None:
+            raise ValueError("predictor 'oracle' needs an oracle callable; only benchmark code passes one")
+        self.space = space
+        self.config = config
+        self.fitness_floor = fitness_floor
+        self.oracle = oracle
+        base_options = {k: v for k, v in config.base.items() if k != "name"}
+        self.base = search_base.make(config.base["name"], space, base_options, fitness_floor, fresh=fresh)
+        self._predictors: dict[str, guide.Predictor] = {}  # in-memory only: a function of the state
+
+    # ---------------------------------------------------------------------------- protocol
+
+    def init(self, seed: int) -> dict[str, Any]:
+        return {
+            "base": self.base.init(seed), "rng": rng_state(np.random.default_rng([seed, 1])), "seed": seed,
+            "archive": [], "archive_start": 0, "told": 0, "fit_at": None, "fits": 0, "last_ask": None,
+        }
+
+    def ask(self, state: dict[str, Any], n: int) -> tuple[list[Proposal], dict[str, Any]]:
+        proposals, base_state = self.base.ask(state["base"], n)
+        rng = rng_from_state(state)
+        parents = {m[0]: (m[1], m[2]) for m in state["archive"]}
+        slots = [k for k, p in enumerate(proposals) if p.parent_id is not None and p.parent_id in parents]
+        last_ask: dict[str, Any] = {"slots": 0, "screened": 0, "rejected": 0, "fallbacks": 0, "children": {},
+                                    "seconds": 0.0}
+        if slots and self._screening(state):
+            start = time.perf_counter()
+            predictor = self._predictor(state) if self._learned else None
+            chosen, counts = self._screen(
+                [_decode(parents[proposals[k].parent_id][0]) for k in slots],
+                [parents[proposals[k].parent_id][1] for k in slots],
+                [proposals[k].program for k in slots], predictor, rng)
+            proposals = list(proposals)
+            for k, child in zip(slots, chosen):
+                proposals[k] = Proposal(child, proposals[k].parent_id)
+                last_ask["children"][child.to_json()] = parents[proposals[k].parent_id][1]
+            last_ask.update(counts)
+            last_ask["seconds"] = time.perf_counter() - start if self._learned else 0.0  # an oracle is not counted
+        return proposals, {**state, "base": base_state, "rng": rng_state(rng), "last_ask": last_ask}
+
+    @property
+    def _learned(self) -> bool:
+        return self.config.predictor in ("binary", "regression")
+
+    def _screening(self, state: dict[str, Any]) -> bool:
+        """Learned predictors screen once fitted; the oracle and the coin flip always do."""
+        return state["fit_at"] is not None or not self._learned
+
+    def tell(self, state: dict[str, Any], results: Sequence[Result]) -> tuple[dict[str, Any], dict[str, float]]:
+        base_state, metrics = self.base.tell(state["base"], results)
+        metrics = dict(metrics)
+        seconds = 0.0
+        cleaned = [clean_fitness(r.fitness, self.fitness_floor) for r in results]
+        last = state.get("last_ask") or {}
+        if last.get("screened"):
+            metrics["guide_rejection_rate"] = last["rejected"] / last["screened"]
+            metrics["guide_fallback_rate"] = last["fallbacks"] / max(1, last["slots"])
+        seconds += last.get("seconds", 0.0)
+        children = last.get("children") or {}
+        beats = [f > children[r.program.to_json()] for r, f in zip(results, cleaned) if r.program.to_json() in children]
+        if beats:
+            metrics["guide_child_beats_parent"] = float(np.mean(beats))
+        accuracy = self._heldout_accuracy(state, results, cleaned)
+        if accuracy is not None:
+            metrics["guide_heldout_accuracy"], metrics["guide_heldout_pairs"], spent = accuracy
+            seconds += spent
+
+        archive = state["archive"] + [[r.id, r.program.to_json(), f] for r, f in zip(results, cleaned)]
+        told = state["told"] + len(results)
+        new = {**state, "base": base_state, "archive": archive, "told": told, "last_ask": None}
+        due = new["fit_at"] is None or told - new["fit_at"] >= self.config.retrain_every
+        if self._learned and due and told >= self.config.min_archive:
+            new["fit_at"], new["fits"] = told, new["fits"] + 1
+            fit_start = time.perf_counter()
+            predictor = self._predictor(new)  # fits now; a resumed search refits the same on its first ask
+            seconds += time.perf_counter() - fit_start
+            metrics["guide_train_loss"] = predictor.final_loss
+            metrics["guide_fits"] = new["fits"]
+        # Keep what the next fit and parent lookups need (the newest archive_size) and the current fit's data.
+        keep_from = told - self.config.archive_size
+        if new["fit_at"] is not None:
+            keep_from = min(keep_from, new["fit_at"] - self.config.archive_size)
+        keep_from = max(keep_from, new["archive_start"])
+        new["archive"] = archive[keep_from - new["archive_start"]:]
+        new["archive_start"] = keep_from
+        metrics["guide_seconds"] = seconds
+        return new, metrics
+
+    # ---------------------------------------------------------------------------- predictor
+
+    def _training_set(self, state: dict[str, Any]) -> list[list]:
+        """The archive entries the current fit uses: the newest ``archive_size`` told before ``fit_at``."""
+        fit_at, start = state["fit_at"], state["archive_start"]
+        lo = max(start, fit_at - self.config.archive_size)
+        return state["archive"][lo - start: fit_at - start]
+
+    def _predictor(self, state: dict[str, Any]) -> guide.Predictor | None:
+        """The predictor of the state's last fit: from the cache, or refitted (deterministically)."""
+        if state["fit_at"] is None:
+            return None
+        entries = self._training_set(state)
+        digest = hashlib.blake2b(digest_size=16)
+        for _, program_json, fitness in entries:
+            digest.update(f"{program_json}\x1f{fitness!r}\x1e".encode())
+        key = f"{state['seed']}:{state['fits']}:{digest.hexdigest()}"
+        if key not in self._predictors:
+            seed = int(np.random.SeedSequence([state["seed"], state["fits"], 7]).generate_state(1)[0] >> 1)
+            if len(self._predictors) >= 4:
+                self._predictors.pop(next(iter(self._predictors)))
+            self._predictors[key] = guide.fit(
+                self.space, self.config.predictor_config(), [_decode(e[1]) for e in entries],
+                [e[2] for e in entries], seed)
+        return self._predictors[key]
+
+    def _compare(self, candidates: list[Program], currents: list[Program], current_fitness: list[float | None],
+                 predictor: guide.Predictor | None, rng: np.random.Generator) -> tuple[np.ndarray, list[float | None]]:
+        """P(candidate better than current) per pair, and the candidates' true fitness (oracle only)."""
+        kind = self.config.predictor
+        if kind == "random":
+            return rng.random(len(candidates)), [None] * len(candidates)
+        if kind == "oracle":
+            assert self.oracle is not None
+            truth = [clean_fitness(float(f), self.fitness_floor) for f in self.oracle(candidates)]
+            p = np.array([1.0 if t > c else 0.5 if t == c else 0.0 for t, c in zip(truth, current_fitness)])
+            return p, truth
+        assert predictor is not None
+        return predictor.compare(candidates, currents), [None] * len(candidates)
+
+    def _screen(self, parents: list[Program], parent_fitness: list[float], first: list[Program],
+                predictor: guide.Predictor | None, rng: np.random.Generator) -> tuple[list[Program], dict[str, int]]:
+        """Screens every slot in lock-step rounds: one batched comparison per round."""
+        cfg = self.config
+        n = len(parents)
+        current = list(parents)
+        current_fitness: list[float | None] = list(parent_fitness)
+        tries, accepted = [0] * n, [0] * n
+        best: list[tuple[float, Program] | None] = [None] * n
+        candidates = list(first)  # the base searcher's own child is the first candidate
+        active = list(range(n))
+        screened = rejected = 0
+        while active:
+            p, truth = self._compare([candidates[s] for s in active], [current[s] for s in active],
+                                     [current_fitness[s] for s in active], predictor, rng)
+            still = []
+            for s, ps, t in zip(active, p, truth):
+                tries[s] += 1
+                screened += 1
+                if ps > cfg.accept_threshold:
+                    current[s], current_fitness[s] = candidates[s], t
+                    accepted[s] += 1
+                else:
+                    rejected += 1
+                    if best[s] is None or ps > best[s][0]:
+                        best[s] = (float(ps), candidates[s])
+                if accepted[s] < cfg.max_accepted and tries[s] < cfg.max_tries:
+                    still.append(s)
+            for s in still:  # in slot order: the RNG stream is a function of the state
+                candidates[s] = mutate(current[s], self.space, rng)
+            active = still
+        chosen = []
+        fallbacks = 0
+        for s in range(n):
+            if accepted[s]:
+                chosen.append(current[s])
+            else:
+                fallbacks += 1
+                chosen.append(best[s][1])  # type: ignore[index]
+        return chosen, {"slots": n, "screened": screened, "rejected": rejected, "fallbacks": fallbacks}
+
+    def _heldout_accuracy(self, state: dict[str, Any], results: Sequence[Result],
+                          cleaned: list[float]) -> tuple[float, int, float] | None:
+        """The current predictor's pair accuracy on the new results (unseen in training), its pairs, seconds."""
+        if self.config.heldout_pairs == 0 or len(results) < 2:
+            return None
+        if not self._learned or state["fit_at"] is None:
+            return None
+        start = time.perf_counter()
+        predictor = self._predictor(state)
+        rng = np.random.default_rng([state["seed"], state["told"], 11])
+        accuracy, pairs = guide.pair_accuracy(predictor, [r.program for r in results], cleaned, rng,
+                                              self.config.heldout_pairs)
+        if not pairs or math.isnan(accuracy):
+            return None
+        return accuracy, pairs, time.perf_counter() - start
+
+
+def make_guided(space: SearchSpace, config: GuidedConfig, fitness_floor: float = 0.0,
+                fresh: FreshProgram | None = None) -> GuidedEvolution:
+    return GuidedEvolution(space, config, fitness_floor, fresh=fresh)
+
+
+register("guided", GuidedConfig, make_guided)

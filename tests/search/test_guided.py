@@ -1,0 +1,187 @@
+"""Guided evolution: config, screening by each predictor, metrics, and exact replay after a resume."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pydantic
+import pytest
+
+from discolab import search
+from discolab.domains.regression import RegressionConfig, RegressionDomain
+from discolab.graph import Program, is_valid, live_slots
+from discolab.search import Result
+from discolab.search.guided import GuidedConfig, GuidedEvolution
+
+#: The study test's domain; the other tests use its space, so one predictor engine compiles for all.
+DOMAIN = {"name": "regression", "problem": "nguyen-1", "ops": ["add", "sub", "mul", "sin", "cos", "exp"],
+          "constants": [1.0], "max_nodes": 10}
+SPACE = RegressionDomain(RegressionConfig(**{k: v for k, v in DOMAIN.items() if k != "name"})).space
+ROOT = Path(__file__).resolve().parents[2]
+#: A small search whose predictor is fitted after two batches and refitted every batch.
+SMALL = {
+    "base": {"name": "regularized_evolution", "population_size": 16, "tournament_size": 4,
+             "mutation_probability": 1.0},
+    "min_archive": 24, "retrain_every": 12, "archive_size": 64, "hidden": 8, "heads": 2, "layers": 1,
+    "train_steps": 30, "pair_batch": 16, "max_tries": 4,
+}
+
+
+def size(program: Program) -> float:
+    return float(len(live_slots(program, SPACE)))
+
+
+def guided(oracle=None, **overrides) -> GuidedEvolution:
+    config = GuidedConfig.model_validate({**SMALL, **overrides})
+    return GuidedEvolution(SPACE, config, fitness_floor=0.0, oracle=oracle)
+
+
+def loop(searcher, state, rounds: int, batch: int = 12, start_id: int = 0, fitness=size):
+    asked, metrics_seen, next_id = [], [], start_id
+    for _ in range(rounds):
+        proposals, state = searcher.ask(state, batch)
+        asked.append([(p.program, p.parent_id) for p in proposals])
+        results = [Result(next_id + k, p.program, fitness(p.program)) for k, p in enumerate(proposals)]
+        next_id += len(results)
+        state, metrics = searcher.tell(state, results)
+        metrics_seen.append(metrics)
+        json.dumps(state, allow_nan=False)  # strict JSON at every step
+    return asked, metrics_seen, state
+
+
+def test_registered_and_configured_from_a_study_table():
+    assert "guided" in search.known()
+    searcher = search.make("guided", SPACE, {"predictor": "regression", "base": {"name": "regularized_evolution",
+                                                                                 "population_size": 10,
+                                                                                 "tournament_size": 2}})
+    assert isinstance(searcher, GuidedEvolution) and searcher.config.predictor == "regression"
+
+
+@pytest.mark.parametrize(
+    ("config", "pattern"),
+    [
+        ({"base": {"name": "annealing"}}, "unknown searcher 'annealing'"),
+        ({"base": {"population_size": 5}}, "base searcher's name"),
+        ({"base": {"name": "guided"}}, "cannot wrap itself"),
+        ({"base": {"name": "regularized_evolution", "population_size": 4, "tournament_size": 9}}, "tournament_size"),
+        ({"predictor": "gnn"}, "predictor"),
+        ({"hidden": 30, "heads": 4}, "multiple of heads"),
+        ({"min_archive": 500, "archive_size": 100}, "min_archive"),
+        ({"max_trys": 3}, "max_trys"),
+    ],
+)
+def test_config_validation(config, pattern):
+    with pytest.raises((pydantic.ValidationError, ValueError), match=pattern):
+        search.make("guided", SPACE, config)
+
+
+def test_the_oracle_needs_a_callable_that_no_config_can_give():
+    with pytest.raises(ValueError, match="oracle callable"):
+        search.make("guided", SPACE, {"predictor": "oracle"})
+
+
+def test_state_survives_a_resume_with_the_predictor_active():
+    searcher = guided()
+    _, metrics, state = loop(searcher, searcher.init(0), rounds=3)
+    assert state["fits"] >= 2 and "guide_heldout_accuracy" in metrics[-1]
+    restored = json.loads(json.dumps(state))
+    live, live_metrics, live_final = loop(searcher, state, rounds=3, start_id=36)
+    # A new searcher object has no fitted predictor in memory: it refits from the state alone.
+    resumed, resumed_metrics, resumed_final = loop(guided(), restored, rounds=3, start_id=36)
+    assert live == resumed
+    assert live_final == resumed_final
+    drop = {"guide_seconds"}  # wall time differs; everything else replays exactly
+    assert [{k: v for k, v in m.items() if k not in drop} for m in live_metrics] == \
+        [{k: v for k, v in m.items() if k not in drop} for m in resumed_metrics]
+
+
+def test_children_are_screened_and_metrics_report_it():
+    searcher = guided()
+    asked, metrics, state = loop(searcher, searcher.init(1), rounds=6)
+    screened = [m for m in metrics if "guide_rejection_rate" in m]
+    assert len(screened) >= 3
+    for m in screened:
+        assert 0.0 <= m["guide_rejection_rate"] <= 1.0 and math.isfinite(m["guide_seconds"])
+        assert 0.0 <= m["guide_heldout_accuracy"] <= 1.0
+    assert all(is_valid(program, SPACE) for batch in asked for program, _ in batch)
+    # Only what the next fit and parent lookups need stays in the state.
+    assert len(state["archive"]) <= 2 * SMALL["archive_size"]
+
+
+def test_screened_children_beat_unscreened_ones_on_a_learned_ordering():
+    # Fitness is the live size. From the same state, the base searcher's own children (what plain
+    # evolution would evaluate) against the screened ones: the screen should pass bigger children.
+    searcher = guided(max_tries=6)
+    _, metrics, state = loop(searcher, searcher.init(2), rounds=3)
+    assert state["fit_at"] is not None
+    parents = {m[0]: size(Program.from_json(m[1])) for m in state["archive"]}
+    plain, _ = searcher.base.ask(state["base"], 60)
+    screened, _ = searcher.ask(state, 60)
+    gain = lambda proposals: np.mean([size(p.program) - parents[p.parent_id] for p in proposals])  # noqa: E731
+    assert all(p.parent_id in parents for p in plain)
+    assert [p.parent_id for p in plain] == [p.parent_id for p in screened]  # same parents, other children
+    assert gain(screened) > gain(plain) + 0.5, (gain(screened), gain(plain))
+
+
+def test_the_oracle_proposes_only_children_at_least_as_good_when_one_exists():
+    calls = []
+
+    def oracle(programs):
+        calls.append(len(programs))
+        return [size(p) for p in programs]
+
+    searcher = guided(oracle=oracle, predictor="oracle", max_tries=8)
+    asked, metrics, state = loop(searcher, searcher.init(3), rounds=5)
+    assert calls  # screening from the first batch with parents: nothing to fit
+    screened = [m for m in metrics if "guide_child_beats_parent" in m]
+    assert len(screened) >= 3
+    # Only children the oracle found better are proposed, unless no candidate was (a fallback).
+    for m in screened:
+        assert m["guide_child_beats_parent"] >= 1.0 - m["guide_fallback_rate"] - 1e-9, m
+    assert screened[0]["guide_child_beats_parent"] > 0.5  # before the population tops out at max_nodes
+    assert "guide_heldout_accuracy" not in metrics[-1]  # nothing learned, nothing to score
+
+
+def test_the_random_predictor_rejects_about_half():
+    searcher = guided(predictor="random", max_tries=1)
+    _, metrics, _ = loop(searcher, searcher.init(4), rounds=6, batch=40)
+    rates = [m["guide_rejection_rate"] for m in metrics if "guide_rejection_rate" in m]
+    assert rates and 0.3 < np.mean(rates) < 0.7
+
+
+def test_a_study_killed_and_resumed_asks_what_an_uninterrupted_one_asks(tmp_path):
+    from discolab.study import Store, create_study, run_study
+    from discolab.study.config import parse_config
+
+    config = parse_config({
+        "study": {"name": "guided", "seed": 0, "evaluations": 100, "batch_size": 20},
+        "domain": DOMAIN,
+        "searcher": {"name": "guided", **SMALL, "min_archive": 30, "retrain_every": 30},
+    })
+
+    def rows(path):
+        with Store.open(path, readonly=True) as store:
+            return [(r.id, r.program.to_json(), r.parent_id, r.duplicate_of, r.fitness) for r in store.rows()], \
+                [{k: v for k, v in b.metrics.items() if k != "guide_seconds"} for b in store.batches()]
+
+    interrupted, whole = tmp_path / "interrupted.db", tmp_path / "whole.db"
+    create_study(interrupted, config)
+    run_study(interrupted, max_batches=3)  # the searcher object, and its fitted predictor, die here
+    run_study(interrupted)
+    create_study(whole, config)
+    run_study(whole)
+    a, b = rows(interrupted), rows(whole)
+    assert a == b
+    assert any("guide_heldout_accuracy" in m for m in a[1])
+
+
+@pytest.mark.parametrize("name", ["guided_nguyen.toml", "guided_dqn.toml"])
+def test_the_examples_are_valid_guided_configs(name):
+    from discolab.study.config import load_config
+
+    config = load_config(ROOT / "examples" / name)
+    assert config.searcher.name == "guided"
+    assert config.searcher_config().predictor == "binary"

@@ -41,17 +41,16 @@ import datetime
 import json
 import math
 import os
-import platform
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_support import machine, versions
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -362,32 +361,6 @@ def plot(result: dict[str, Any], out_dir: Path = FIGURES) -> list[str]:
 # ----------------------------------------------------------------------------- main
 
 
-def machine() -> dict[str, Any]:
-    import jax
-
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"platform": platform.platform(), "cpu": model,
-            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-            "jax_devices": [str(d) for d in jax.devices()], "load_avg": os.getloadavg()}
-
-
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in ("discolab", "jax", "jaxlib", "flax", "optax", "numpy"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("domain", choices=("nguyen", "dqn", "plot"))
@@ -456,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "command": " ".join([sys.executable, *sys.argv]),
         "date": started.isoformat(timespec="seconds"), "total_s": time.perf_counter() - t0,
-        "machine": machine(), "versions": versions(), "domain": f"guided_{args.domain}", "domain_label": label,
+        "machine": {**machine(), "load_avg": os.getloadavg()}, "versions": versions(("discolab", "jax", "jaxlib", "flax", "optax", "numpy")), "domain": f"guided_{args.domain}", "domain_label": label,
         "evaluations": evaluations, "seeds": args.seeds, "arms": arms,
         "regularized_evolution": base, "guide_options": guide_options, "warmup_s": warmup_s,
         "study_config_example": make(0, searcher_for("binary", base, guide_options)),

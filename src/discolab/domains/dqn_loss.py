@@ -14,6 +14,9 @@ program as its loss. All programs of a batch (padded to ``program_batch``)
 times all seeds train in ONE jitted call per environment; the compiled
 function is built once per environment and domain instance, so a search
 compiles once per environment and a new batch never recompiles.
+Programs are encoded without their dead nodes, and the interpreter (see
+``discolab.graph.interpret``) runs only as many nodes as the batch's longest
+program, with its own reverse pass (docs/interpreter.md measures it).
 
 Fitness: per environment, the mean over seeds of the normalized return of the
 last training episodes, ``clip((R - r_min) / (r_max - r_min), 0, 1)`` (the
@@ -58,7 +61,7 @@ from discolab.domains import dqn_programs
 from discolab.domains.base import Evaluation, Stage, Status, check_op_names
 from discolab.domains.registry import register
 from discolab.graph import EncodedPrograms, Program, SearchSpace, ValueType, encode, random_inputs, random_program
-from discolab.graph.interpret import interpret_one
+from discolab.graph.interpret import BatchPlan, interpret_one, interpret_one_naive, plan_batch
 from discolab.graph.program import is_valid
 
 if TYPE_CHECKING:  # discolab.rl (gymnax, flax, optax) is imported lazily: about 3 s
@@ -66,7 +69,7 @@ if TYPE_CHECKING:  # discolab.rl (gymnax, flax, optax) is imported lazily: about
 
 __all__ = [
     "DEFAULT_CONSTANTS", "DEFAULT_OPS", "DQNLossConfig", "DQNLossDomain", "EnvScores", "LOSS_INPUT_TYPES",
-    "NAMED_PROGRAMS", "THETA_INPUTS", "make_space",
+    "NAMED_PROGRAMS", "THETA_INPUTS", "make_runner", "make_space",
 ]
 
 F, L, A = ValueType.FLOAT, ValueType.LIST, ValueType.ACTION
@@ -401,7 +404,7 @@ class DQNLossDomain:
         keys = jax.random.split(key, self.config.seeds)
         chunks = []
         for lo in range(0, n, batch):
-            encoded = encode(programs[lo : lo + batch], self.space, pad_to=batch)
+            encoded = encode(programs[lo : lo + batch], self.space, pad_to=batch, dead_nodes=False)
             metrics = run(EncodedPrograms(*map(jnp.asarray, encoded)), keys)
             chunks.append(jax.device_get(metrics))
         m = {f: np.concatenate([np.asarray(getattr(c, f)) for c in chunks])[:n]
@@ -422,15 +425,46 @@ class DQNLossDomain:
     def runner(self, env_id: str) -> Callable[[EncodedPrograms, jax.Array], Metrics]:
         """The jitted ``(encoded [P, ...], keys [S]) -> Metrics [P, S, ...]`` of ``env_id``, built once."""
         if env_id not in self._runners:
-            rl = _rl()
-            space = self.space
-
-            def loss_fn(encoded: EncodedPrograms, inputs: Mapping[str, jax.Array]) -> jax.Array:
-                return interpret_one(space, encoded.op_ids, encoded.args, encoded.output, inputs)
-
-            train = rl.make_train(self.config.dqn_config(env_id), loss_fn)
-            self._runners[env_id] = jax.jit(jax.vmap(jax.vmap(train, (None, 0)), (0, None)))
+            self._runners[env_id] = make_runner(self.space, self.config.dqn_config(env_id))
         return self._runners[env_id]
+
+
+def make_runner(
+    space: SearchSpace, dqn_config: DQNConfig, interpreter: Literal["vjp", "naive"] = "vjp"
+) -> Callable[[EncodedPrograms, jax.Array], Metrics]:
+    """``jit((encoded [P, ...], keys [S]) -> Metrics [P, S, ...])``: every program x seed trains a DQN agent.
+
+    The loss is the interpreted program (``discolab.graph.interpret``):
+    ``"vjp"``, the default, runs the nodes up to the batch's longest program
+    (encode without dead nodes to shorten it) and has its own reverse pass;
+    ``"naive"`` is the reference interpreter (``bench/dqn_interpreter.py``
+    compares them).
+    """
+    rl = _rl()
+    if interpreter == "naive":
+
+        def naive_loss(params: tuple[EncodedPrograms, BatchPlan], inputs: Mapping[str, jax.Array]) -> jax.Array:
+            encoded, _ = params
+            return interpret_one_naive(space, encoded.op_ids, encoded.args, encoded.output, inputs)
+
+        loss_fn = naive_loss
+    elif interpreter == "vjp":
+
+        def vjp_loss(params: tuple[EncodedPrograms, BatchPlan], inputs: Mapping[str, jax.Array]) -> jax.Array:
+            encoded, plan = params
+            return interpret_one(space, encoded.op_ids, encoded.args, encoded.output, inputs, plan=plan)
+
+        loss_fn = vjp_loss
+    else:
+        raise ValueError(f"unknown interpreter {interpreter!r}; known: ['naive', 'vjp']")
+    train = rl.make_train(dqn_config, loss_fn)
+    # Programs along the first axis; the batch's plan (node count, ops named at each node) is shared.
+    batched = jax.vmap(jax.vmap(train, (None, 0)), ((0, None), None))
+
+    def run(encoded: EncodedPrograms, keys: jax.Array) -> Metrics:
+        return batched((encoded, plan_batch(encoded, space)), keys)
+
+    return jax.jit(run)
 
 
 def _nanmean(values: np.ndarray) -> np.ndarray:

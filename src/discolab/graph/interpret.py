@@ -2,28 +2,58 @@
 
 Programs of a space are encoded as ``op_ids [P, N]`` and ``args [P, N, A]``
 (``N = max_nodes``, ``A`` the space's largest arity), padded with no-op
-nodes. The interpreter walks the nodes in ``lax.scan``: at each node it
-computes every op of the space on arguments gathered from one register bank
-per value type and keeps the one the program names. Because programs are
-data, not code, a new batch never recompiles; because every op is protected,
-the unselected results never poison values or gradients.
+nodes. The interpreter keeps one register bank per value type and walks the
+nodes in a loop: at each node it computes every op of the space on arguments
+gathered from the banks and keeps the one the program names. Because programs
+are data, not code, a new batch never recompiles.
+
+Two implementations share the encoding (docs/interpreter.md measures them):
+
+- :func:`interpret_one` (the default) has its own reverse pass
+  (``jax.custom_vjp``). The forward loop saves nothing but the register
+  banks, which end up holding every slot's value; the backward loop walks
+  the nodes in reverse and applies, at each live node, the VJP of the op the
+  node names to the cotangent of its slot (the VJPs of the other ops are
+  computed and dropped by ``where``, so an op's infinite derivative never
+  meets a zero cotangent). JAX's own reverse mode through the naive loop
+  saves a residual per op per node; on CPU each becomes a kernel launch, and
+  those launches, not arithmetic, were the cost. Both loops run ``n_steps``
+  nodes, the longest program of the batch, not ``max_nodes``.
+- :func:`interpret_one_naive`, the first design, kept as the reference:
+  ``lax.scan`` over all ``max_nodes`` nodes, JAX's reverse mode, each op fed
+  neutral arguments unless named (protected ops keep unselected values and
+  gradients finite).
+
+Under ``vmap`` the VJP interpreter takes a :class:`BatchPlan` of the whole
+batch (unbatched): both loops stop after the batch's longest program, and each
+costly op (transcendental, reduction, gather; :func:`compile_jaxpr.is_costly`)
+sits in a ``lax.cond`` that runs it only at nodes where some program of the
+batch names it. Reductions over the few actions of a LIST are unrolled into
+elementwise code (:func:`compile_jaxpr.unrolled`), so they fuse with their
+neighbours instead of each being a kernel.
+
+The VJP interpreter supports reverse mode (``grad``, ``vjp``), ``vmap`` and
+``jit``; it has no forward mode (``jvp``) and no second derivatives. ACTION
+values get no cotangent (they are indices: piecewise constant).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from discolab.graph.program import Program
+from discolab.graph.compile_jaxpr import is_costly, unrolled
+from discolab.graph.program import Program, prune
 from discolab.graph.space import SearchSpace
 from discolab.graph.types import ValueType
 
 Inputs = Mapping[str, jax.Array]
+Banks = dict[ValueType, jax.Array]
 
 
 class EncodedPrograms(NamedTuple):
@@ -34,8 +64,15 @@ class EncodedPrograms(NamedTuple):
     output: np.ndarray  # [P] slot of the output node
 
 
-def encode(programs: Sequence[Program], space: SearchSpace, pad_to: int | None = None) -> EncodedPrograms:
-    """Encodes programs; pads the batch to ``pad_to`` by repeating the first."""
+def encode(
+    programs: Sequence[Program], space: SearchSpace, pad_to: int | None = None, dead_nodes: bool = True
+) -> EncodedPrograms:
+    """Encodes programs; pads the batch to ``pad_to`` by repeating the first.
+
+    ``dead_nodes=False`` encodes each program without the nodes its output
+    does not read (:func:`discolab.graph.prune`: same values and gradients,
+    fewer nodes for the interpreter to run).
+    """
     n, a = space.max_nodes, max(space.max_arity, 1)
     count = max(len(programs), pad_to or 0)
     op_ids = np.zeros((count, n), np.int32)
@@ -44,11 +81,45 @@ def encode(programs: Sequence[Program], space: SearchSpace, pad_to: int | None =
     index = {name: k for k, name in enumerate(space.ops)}
     for p in range(count):
         program = programs[p] if p < len(programs) else programs[0]
+        if not dead_nodes:
+            program = prune(program, space)
         for i, node in enumerate(program.nodes):
             op_ids[p, i] = index[node.op]
             args[p, i, : len(node.args)] = node.args
         output[p] = space.n_fixed + len(program.nodes) - 1
     return EncodedPrograms(op_ids, args, output)
+
+
+class BatchPlan(NamedTuple):
+    """What a whole batch needs, computed outside ``vmap`` and shared by its programs (unbatched).
+
+    Attributes:
+      n_steps: nodes to run: the batch's longest program (int32 scalar).
+      present: ``[N, K]`` bool, whether any program of the batch names op ``k`` at node ``i``; the
+        interpreter skips (``lax.cond``) the costly ops that none names.
+    """
+
+    n_steps: jax.Array
+    present: jax.Array
+
+
+def plan_batch(encoded: EncodedPrograms, space: SearchSpace) -> BatchPlan:
+    """The :class:`BatchPlan` of an encoded batch (traceable: call it inside the jitted function).
+
+    >>> from discolab.graph import Program, SearchSpace
+    >>> space = SearchSpace(inputs=(("x", "float"),), ops=("add", "sin"), max_nodes=4)
+    >>> short, long = Program.from_nodes([("sin", [0])]), Program.from_nodes([("add", [0, 0]), ("sin", [1])])
+    >>> plan = plan_batch(encode([short, long], space), space)
+    >>> int(plan.n_steps), plan.present.shape, bool(plan.present[1, 1]), bool(plan.present[1, 0])
+    (2, (4, 2), True, False)
+    """
+    longest = jnp.max(jnp.asarray(encoded.output)) - space.n_fixed + 1
+    n_steps = jnp.clip(longest, 1, space.max_nodes).astype(jnp.int32)
+    op_ids = jnp.asarray(encoded.op_ids)  # [P, N]
+    real = jnp.arange(space.max_nodes)[None, :] <= (jnp.asarray(encoded.output) - space.n_fixed)[:, None]  # no padding
+    named = (op_ids[:, :, None] == jnp.arange(len(space.ops))[None, None, :]) & real[:, :, None]
+    present = jnp.any(named, axis=0)
+    return BatchPlan(n_steps, present)
 
 
 def _bank_shapes(space: SearchSpace, inputs: Inputs) -> dict[ValueType, tuple[int, ...]]:
@@ -71,27 +142,210 @@ def _bank_shapes(space: SearchSpace, inputs: Inputs) -> dict[ValueType, tuple[in
     return {t: shapes[t] for t in space.types}
 
 
+def _check_inputs(space: SearchSpace, inputs: Inputs) -> None:
+    missing = [n for n, _ in space.inputs if n not in inputs]
+    if missing:
+        raise KeyError(f"missing program inputs {missing}")
+
+
+def _input_dtype(xs: Sequence[Any]) -> Any:
+    return jnp.result_type(*(jnp.asarray(x).dtype for x in xs), jnp.float32)
+
+
+def _init_banks(space: SearchSpace, shapes: Mapping[ValueType, tuple[int, ...]], dtype: Any,
+                xs: Sequence[Any]) -> Banks:
+    """``[slots, *shape]`` per type: inputs and constants in their slots, zeros elsewhere."""
+    n_slots = space.n_fixed + space.max_nodes
+    banks = {t: jnp.zeros((n_slots, *shape), dtype) for t, shape in shapes.items()}
+    for slot, ((_, t), x) in enumerate(zip(space.inputs, xs)):
+        banks[t] = banks[t].at[slot].set(jnp.broadcast_to(jnp.asarray(x, dtype), shapes[t]))
+    for k, c in enumerate(space.constants):
+        slot = len(space.inputs) + k
+        banks[ValueType.FLOAT] = banks[ValueType.FLOAT].at[slot].set(jnp.full(shapes[ValueType.FLOAT], c, dtype))
+    return banks
+
+
+# ---- the VJP interpreter (default) ------------------------------------------------------
+
+def _operands(space: SearchSpace, banks: Banks, arg: jax.Array) -> dict[tuple[int, ValueType], jax.Array]:
+    """The value at ``arg[j]`` in the bank of type ``t``, for each (position, type) some op reads."""
+    need = sorted({(j, t) for op in space.op_defs for j, t in enumerate(op.in_types)})
+    return {(j, t): jax.lax.dynamic_index_in_dim(banks[t], arg[j], 0, keepdims=False) for j, t in need}
+
+
+def _forward(space: SearchSpace, n_steps: Any, present: jax.Array | None, op_ids: jax.Array, args: jax.Array,
+             xs: tuple) -> Banks:
+    """Runs nodes ``0 .. n_steps-1``; returns the banks (every slot's value)."""
+    shapes = _bank_shapes(space, dict(zip((n for n, _ in space.inputs), xs)))
+    dtype = _input_dtype(xs)
+    banks = _init_banks(space, shapes, dtype, xs)
+    op_defs = space.op_defs
+
+    last = space.max_nodes - 1
+
+    # Each iteration writes node i, then reads node i+1's operands from the banks it wrote: a read
+    # after the write, so XLA updates the carried banks in place instead of copying them.
+    def node(i: jax.Array, carry: tuple[Banks, dict]) -> tuple[Banks, dict]:
+        banks, operands = carry
+        op_id = op_ids[i]
+        new = dict(banks)
+        for t in banks:
+            value = None
+            for k, op in enumerate(op_defs):
+                if op.out_type != t:
+                    continue
+                fn = unrolled(lambda a, op=op: jnp.asarray(op.fn(*a), dtype))
+                operands_k = tuple(operands[j, u] for j, u in enumerate(op.in_types))
+                if present is not None and is_costly(op.name):
+                    result = jax.lax.cond(present[i, k], fn, lambda a, t=t: jnp.zeros(shapes[t], dtype), operands_k)
+                else:
+                    result = fn(operands_k)
+                value = result if value is None else jnp.where(op_id == k, result, value)
+            if value is not None:
+                new[t] = jax.lax.dynamic_update_index_in_dim(banks[t], value, space.n_fixed + i, 0)
+        return new, _operands(space, new, args[jnp.minimum(i + 1, last)])
+
+    banks, _ = jax.lax.fori_loop(0, n_steps, node, (banks, _operands(space, banks, args[0])))
+    return banks
+
+
+def _backward(space: SearchSpace, n_steps: Any, present: jax.Array | None, op_ids: jax.Array, args: jax.Array,
+              output: jax.Array, banks: Banks, g: jax.Array) -> Banks:
+    """Cotangents of every slot, given ``g``, the output's: the nodes in reverse, live ones only.
+
+    ACTION values (action indices) are piecewise constant: they get no cotangent, and the ops
+    that make them (``argmax_a``) pass none on.
+    """
+    op_defs = space.op_defs
+    slots = jnp.arange(space.n_fixed + space.max_nodes)
+    arity = jnp.asarray([op.arity for op in op_defs], jnp.int32)
+    smooth = [t for t in banks if t != ValueType.ACTION]
+    cts = {t: jnp.zeros_like(banks[t]) for t in smooth}
+    if space.output_type in cts:
+        cts[space.output_type] = jnp.where((slots == output).reshape((-1,) + (1,) * g.ndim), g[None], 0)
+    live = slots == output
+
+    def read(cts: Banks, slot: jax.Array) -> Banks:
+        return {t: jax.lax.dynamic_index_in_dim(c, slot, 0, keepdims=False) for t, c in cts.items()}
+
+    # As in the forward loop: the scatters into the cotangent banks come before the read of the
+    # next node's cotangent, which reads their result, so the banks are updated in place.
+    def node(r: jax.Array, carry: tuple[Banks, jax.Array, Banks]) -> tuple[Banks, jax.Array, Banks]:
+        cts, live, g = carry
+        i = n_steps - 1 - r
+        slot = space.n_fixed + i
+        op_id, arg = op_ids[i], args[i]
+        is_live = live[slot]
+        operands = _operands(space, banks, arg)
+        acc: dict[tuple[int, ValueType], jax.Array] = {}
+        for k, op in enumerate(op_defs):
+            if op.out_type not in g or not any(u in g for u in op.in_types):
+                continue
+
+            @unrolled
+            def pull(a: tuple, ct: jax.Array, op: Any = op) -> tuple:
+                _, vjp = jax.vjp(lambda *x: jnp.asarray(op.fn(*x), ct.dtype), *a)
+                return vjp(ct)
+
+            operands_k = tuple(operands[j, u] for j, u in enumerate(op.in_types))
+            if present is not None and is_costly(op.name):
+                skip = lambda a, ct: tuple(jnp.zeros_like(x) for x in a)  # noqa: E731
+                pulled = jax.lax.cond(present[i, k], pull, skip, operands_k, g[op.out_type])
+            else:
+                pulled = pull(operands_k, g[op.out_type])
+            named = is_live & (op_id == k)
+            for j, (u, c) in enumerate(zip(op.in_types, pulled)):
+                if u in g:
+                    c = jnp.where(named, c, 0)
+                    acc[j, u] = acc[j, u] + c if (j, u) in acc else c
+        new = dict(cts)
+        for (j, u), c in acc.items():
+            new[u] = new[u].at[arg[j]].add(c)
+        for j in range(args.shape[-1]):
+            live = live | (is_live & (j < arity[op_id]) & (slots == arg[j]))
+        return new, live, read(new, jnp.maximum(slot - 1, 0))
+
+    start = read(cts, space.n_fixed + n_steps - 1)
+    cts, _, _ = jax.lax.fori_loop(0, n_steps, node, (cts, live, start))
+    return cts
+
+
+def _unbroadcast(c: jax.Array, x: jax.Array) -> jax.Array:
+    """Sums a bank-shaped cotangent back to the shape of the input ``x`` it was broadcast from."""
+    lead = c.ndim - x.ndim
+    c = c.sum(axis=tuple(range(lead))) if lead else c
+    ones = tuple(k for k, (a, b) in enumerate(zip(x.shape, c.shape)) if a == 1 and b != 1)
+    return (c.sum(axis=ones, keepdims=True) if ones else c).reshape(x.shape).astype(x.dtype)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _run(space: SearchSpace, n_steps: Any, present: jax.Array | None, op_ids: jax.Array, args: jax.Array,
+         output: jax.Array, xs: tuple) -> jax.Array:
+    return _forward(space, n_steps, present, op_ids, args, xs)[space.output_type][output]
+
+
+def _run_fwd(space: SearchSpace, n_steps: Any, present: jax.Array | None, op_ids: jax.Array, args: jax.Array,
+             output: jax.Array, xs: tuple) -> tuple[jax.Array, tuple]:
+    banks = _forward(space, n_steps, present, op_ids, args, xs)
+    return banks[space.output_type][output], (n_steps, present, op_ids, args, output, banks, xs)
+
+
+def _run_bwd(space: SearchSpace, residuals: tuple, g: jax.Array) -> tuple:
+    n_steps, present, op_ids, args, output, banks, xs = residuals
+    cts = _backward(space, n_steps, present, op_ids, args, output, banks, g)
+    grads = tuple(
+        _unbroadcast(cts[t][slot], jnp.asarray(x))
+        if t in cts and jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact) else None
+        for slot, ((_, t), x) in enumerate(zip(space.inputs, xs))
+    )
+    return None, None, None, None, None, grads
+
+
+_run.defvjp(_run_fwd, _run_bwd)
+
+
+def interpret_one(
+    space: SearchSpace, op_ids: jax.Array, args: jax.Array, output: jax.Array, inputs: Inputs,
+    plan: BatchPlan | None = None,
+) -> jax.Array:
+    """Runs one encoded program on ``inputs`` (a dict of arrays by input name).
+
+    Args:
+      space: the programs' space (static).
+      op_ids, args, output: one row of :class:`EncodedPrograms`.
+      inputs: the program inputs by name.
+      plan: under ``vmap``, the unbatched :func:`plan_batch` of the whole
+        batch: every program stops after the longest one, and costly ops
+        that no program names at a node are skipped there. None: run all
+        ``max_nodes`` nodes and every op (right for any batch).
+
+    Returns:
+      The output slot's value; differentiable (reverse mode) in every
+      floating-point input.
+    """
+    _check_inputs(space, inputs)
+    xs = tuple(jnp.asarray(inputs[n]) for n, _ in space.inputs)
+    if plan is None:
+        return _run(space, space.max_nodes, None, op_ids, args, output, xs)
+    return _run(space, plan.n_steps, plan.present, op_ids, args, output, xs)
+
+
+# ---- the naive interpreter (the reference) ----------------------------------------------
+
 #: What an op that a node does not name reads instead of its arguments: inside
 #: every protected op's safe domain; action 0 is a valid index.
 _NEUTRAL = {ValueType.FLOAT: 1.0, ValueType.LIST: 1.0, ValueType.PROB: 1.0, ValueType.ACTION: 0.0}
 
 
-def interpret_one(
+def interpret_one_naive(
     space: SearchSpace, op_ids: jax.Array, args: jax.Array, output: jax.Array, inputs: Inputs
 ) -> jax.Array:
-    """Runs one encoded program on ``inputs`` (a dict of arrays by input name)."""
-    missing = [n for n, _ in space.inputs if n not in inputs]
-    if missing:
-        raise KeyError(f"missing program inputs {missing}")
+    """The first design, kept as the reference: ``lax.scan`` over all nodes, JAX's reverse mode."""
+    _check_inputs(space, inputs)
     shapes = _bank_shapes(space, inputs)
-    n_slots = space.n_fixed + space.max_nodes
-    dtype = jnp.result_type(*(jnp.asarray(inputs[n]).dtype for n, _ in space.inputs), jnp.float32)
-    banks = {t: jnp.zeros((n_slots, *shape), dtype) for t, shape in shapes.items()}
-    for slot, (name, t) in enumerate(space.inputs):
-        banks[t] = banks[t].at[slot].set(jnp.broadcast_to(jnp.asarray(inputs[name], dtype), shapes[t]))
-    for k, c in enumerate(space.constants):
-        slot = len(space.inputs) + k
-        banks[ValueType.FLOAT] = banks[ValueType.FLOAT].at[slot].set(jnp.full(shapes[ValueType.FLOAT], c, dtype))
+    xs = tuple(inputs[n] for n, _ in space.inputs)
+    dtype = _input_dtype(xs)
+    banks = _init_banks(space, shapes, dtype, xs)
 
     op_defs = space.op_defs
     by_type = {t: [k for k, op in enumerate(op_defs) if op.out_type == t] for t in shapes}
@@ -128,16 +382,23 @@ def interpret_one(
     return banks[space.output_type][output]
 
 
+# ---- batches -------------------------------------------------------------------------------
+
+
 @functools.lru_cache(maxsize=64)
-def batched_interpreter(space: SearchSpace) -> Callable[[EncodedPrograms, Inputs], jax.Array]:
+def batched_interpreter(space: SearchSpace, naive: bool = False) -> Callable[[EncodedPrograms, Inputs], jax.Array]:
     """The jitted ``(encoded, inputs) -> outputs [P, ...]`` of a space.
 
     Cached per space so every caller shares one compiled function; it
-    recompiles only for new input shapes or a new batch size.
+    recompiles only for new input shapes or a new batch size. ``naive``
+    selects the reference interpreter (:func:`interpret_one_naive`).
     """
 
     def run(encoded: EncodedPrograms, inputs: Inputs) -> jax.Array:
-        one = functools.partial(interpret_one, space)
+        if naive:
+            one = functools.partial(interpret_one_naive, space)
+            return jax.vmap(one, in_axes=(0, 0, 0, None))(encoded.op_ids, encoded.args, encoded.output, inputs)
+        one = functools.partial(interpret_one, space, plan=plan_batch(encoded, space))
         return jax.vmap(one, in_axes=(0, 0, 0, None))(encoded.op_ids, encoded.args, encoded.output, inputs)
 
     return jax.jit(run)

@@ -148,7 +148,7 @@ def test_invalid_programs_are_marked_not_raised() -> None:
 def test_batches_reuse_bucketed_compiles() -> None:
     # max_nodes=9 gives this test a space of its own, so the cache starts empty here.
     domain = small(max_nodes=9)
-    interpreter = batched_interpreter(domain.space)
+    interpreter = batched_interpreter(domain.space, naive=True)  # the forward-only function the domain uses
     before = interpreter._cache_size()
     programs = [SIN_X, X_PLUS_X, TWO_X, OVERFLOW] * 10
     for n in (3, 7, 40, 5, 33):

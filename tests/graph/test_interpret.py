@@ -239,6 +239,7 @@ def test_new_programs_never_recompile(mixed_ops):
     inputs = float_inputs(seed=4, n=8)
     first = [random_program(space, rng) for _ in range(6)]
     fn(EncodedPrograms(*map(jnp.asarray, encode(first, space))), inputs)
+    fingerprints([random_program(space, rng) for _ in range(4)], space, inputs, pad_to=6)  # its forward-only fn
     compiled, traced = fn._cache_size(), TRACE_COUNT["n"]
     assert compiled == 1 and traced >= 1
     with compile_log() as compiles:

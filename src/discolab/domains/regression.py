@@ -244,7 +244,8 @@ class RegressionDomain:
     def _run(self, programs: Sequence[Program], inputs: Mapping[str, Any], pad_to: int | None = None) -> np.ndarray:
         """Outputs ``[len(programs), n]`` of one bucketed (or ``pad_to``), jitted call, as float64."""
         encoded = encode(programs, self.space, pad_to=pad_to or bucket_size(len(programs)))
-        out = batched_interpreter(self.space)(EncodedPrograms(*map(jnp.asarray, encoded)), inputs)
+        # Forward only: the reference interpreter is the faster one without gradients (docs/interpreter.md).
+        out = batched_interpreter(self.space, naive=True)(EncodedPrograms(*map(jnp.asarray, encoded)), inputs)
         return np.asarray(out, np.float64)[: len(programs)]
 
     def evaluate(

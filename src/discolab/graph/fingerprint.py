@@ -66,5 +66,6 @@ def fingerprints(programs: Sequence[Program], space: SearchSpace, inputs: Inputs
     if not programs:
         return []
     encoded = encode(programs, space, pad_to=pad_to)
-    outputs = np.asarray(batched_interpreter(space)(EncodedPrograms(*map(jnp.asarray, encoded)), inputs))
+    # Forward only: the reference interpreter is the faster one without gradients (docs/interpreter.md).
+    outputs = np.asarray(batched_interpreter(space, naive=True)(EncodedPrograms(*map(jnp.asarray, encoded)), inputs))
     return [hash_outputs(outputs[p]) for p in range(len(programs))]

@@ -13,7 +13,6 @@ Two checks:
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import signal
 import subprocess
@@ -169,8 +168,3 @@ def check_program(nodes: list[tuple[str, tuple[int, ...]]], space: SearchSpace) 
     compile(source, "<program>", "exec")  # the rendered Python parses
     to_sympy(program, space)  # None where not algebraic; never raises
     return "valid"
-
-
-def finite_or_status(fitness: float, status: str) -> bool:
-    """A domain's verdict on a program: a finite fitness and a status string, whatever the program did."""
-    return math.isfinite(fitness) and bool(status)

@@ -2,29 +2,40 @@
 
 Every algorithm is ``make_train(cfg, loss_fn) -> train(loss_params, key) -> Metrics``:
 a pure function whose whole run is one ``lax.scan``, vmappable over loss
-params (programs) and over seeds. ``rl`` never imports ``graph``: a domain
+params (programs) and over seeds. PPO (``make_ppo``) has the same shape with
+the network and optimizer as parameters and an explicit, resumable state. ``rl`` never imports ``graph``: a domain
 passes an interpreter as ``loss_fn`` and encoded programs as ``loss_params``.
 """
 
 from discolab.rl import envs, losses, replay
 from discolab.rl.dqn import LOSS_INPUTS, DQNConfig, Metrics, TrainState, make_train
 from discolab.rl.envs import EnvSpec
-from discolab.rl.networks import QNetwork
+from discolab.rl.networks import ActorCritic, MinAtarCNN, MLPEncoder, QNetwork
+from discolab.rl.ppo import PPO, PPOConfig, PPOState, default_tx, final_return, make_ppo
 from discolab.rl.types import JaxEnv, LossFn, LossInputs, LossParams
 
 __all__ = [
     "LOSS_INPUTS",
+    "PPO",
+    "ActorCritic",
     "DQNConfig",
     "EnvSpec",
     "JaxEnv",
     "LossFn",
     "LossInputs",
     "LossParams",
+    "MLPEncoder",
     "Metrics",
+    "MinAtarCNN",
+    "PPOConfig",
+    "PPOState",
     "QNetwork",
     "TrainState",
+    "default_tx",
     "envs",
+    "final_return",
     "losses",
+    "make_ppo",
     "make_train",
     "replay",
 ]

@@ -25,6 +25,17 @@ Return ranges (fitness is ``clip((R - r_min) / (r_max - r_min), 0, 1)``):
   policy scores -200 (0.0), a solving policy about -110 (0.9). The paper's
   exact ranges are not public in PAPERS.md; these are our choice (?).
 
+* MinAtar (``Breakout``, ``Asterix``, ``SpaceInvaders``, ``Freeway``; gymnax
+  ids, 10x10xC float observations, minimal action sets): R in [0, r_max],
+  where r_max is our choice (?), rounded up from the final returns that PPO
+  reaches in about 1e7 steps in published JAX runs (purejaxrl-style
+  PPO, gymnax's and the Lu et al. 2022 LPO MinAtar curves): Breakout 60,
+  Asterix 40, SpaceInvaders 200, Freeway 60. Scores above r_max clip to 1.
+  DQN settings are the MinAtar paper's (Young & Tian 2019): epsilon 1.0 to
+  0.1 over the first 100k frames, a 5M-frame budget. Freeway's episodes
+  last 2,500 steps (its own clock), the others end when the agent loses or
+  at gymnax's 1,000-step limit.
+
 MiniGrid (navix or xminigrid) is not registered yet: neither package is
 installed here. A MiniGrid row needs an adapter to the gymnax API above
 (flattened observation, auto-reset, ``final_observation``) and
@@ -174,3 +185,11 @@ register(EnvSpec(
     train_steps=100_000, r_min=-200.0, r_max=-100.0, eps_decay_steps=1_000,
     note="-1 per step, 200-step limit; random -200, solved about -110",
 ))
+
+_MINATAR_NOTE = "MinAtar (gymnax); r_max our choice (?), about PPO's return after 1e7 steps"
+for _game, _r_max in (("Breakout", 60.0), ("Asterix", 40.0), ("SpaceInvaders", 200.0), ("Freeway", 60.0)):
+    register(EnvSpec(
+        name=f"{_game}-MinAtar", backend="gymnax", backend_id=f"{_game}-MinAtar",
+        train_steps=5_000_000, r_min=0.0, r_max=_r_max, eps_decay_steps=100_000, eps_end=0.1,
+        note=_MINATAR_NOTE,
+    ))

@@ -1,4 +1,4 @@
-"""Networks of the RL substrate: an MLP Q-network.
+"""Networks of the RL substrate: an MLP Q-network and PPO's actor-critic with its encoders.
 
 Example:
     >>> import jax, jax.numpy as jnp
@@ -6,6 +6,10 @@ Example:
     >>> params = net.init(jax.random.key(0), jnp.zeros((4,)))
     >>> net.apply(params, jnp.zeros((3, 4))).shape
     (3, 2)
+    >>> ac = ActorCritic(MLPEncoder((8, 8)), num_actions=2, hidden=16)
+    >>> logits, value = ac.apply(ac.init(jax.random.key(0), jnp.zeros((1, 4))), jnp.zeros((3, 4)))
+    >>> logits.shape, value.shape
+    ((3, 2), (3,))
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 class QNetwork(nn.Module):
@@ -40,3 +45,75 @@ class QNetwork(nn.Module):
         for width in self.hidden:
             x = nn.relu(nn.Dense(width)(x))
         return nn.Dense(self.num_actions)(x)
+
+
+def _orthogonal(scale: float) -> nn.initializers.Initializer:
+    return nn.initializers.orthogonal(scale)
+
+
+class MLPEncoder(nn.Module):
+    """``obs [B, ...] -> features [B, hidden[-1]]``: a tanh MLP on flattened observations (purejaxrl's CartPole torso).
+
+    Attributes:
+      hidden: widths of the hidden layers.
+    """
+
+    hidden: Sequence[int] = (64, 64)
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        x = jnp.asarray(obs, jnp.float32).reshape((obs.shape[0], -1))
+        for width in self.hidden:
+            x = nn.tanh(nn.Dense(width, kernel_init=_orthogonal(np.sqrt(2)), bias_init=nn.initializers.zeros)(x))
+        return x
+
+
+class MinAtarCNN(nn.Module):
+    """``obs [B, 10, 10, C] -> features [B, 10 * 10 * features]``: the MinAtar paper's torso, one 3x3 conv + ReLU.
+
+    Attributes:
+      features: output channels of the convolution (MinAtar: 16).
+    """
+
+    features: int = 16
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        x = jnp.asarray(obs, jnp.float32)
+        x = nn.relu(nn.Conv(self.features, (3, 3), padding="SAME", kernel_init=_orthogonal(np.sqrt(2)))(x))
+        return x.reshape((x.shape[0], -1))
+
+
+class ActorCritic(nn.Module):
+    """``obs [B, ...] -> (logits [B, A], value [B])``: a shared encoder, then a policy head and a value head.
+
+    The heads follow purejaxrl's initialization: orthogonal with scale
+    sqrt(2) on hidden layers, 0.01 on the logits (a near-uniform first
+    policy) and 1.0 on the value. The encoder is any module mapping a batch
+    of observations to features; its output is flattened per example, so a
+    DARTS cell can put its architecture weights in its own collection.
+
+    Attributes:
+      encoder: the feature extractor (``MLPEncoder``, ``MinAtarCNN``, a cell).
+      num_actions: size of the discrete action space.
+      hidden: width of the one ReLU hidden layer of each head; 0: linear heads.
+    """
+
+    encoder: nn.Module
+    num_actions: int
+    hidden: int = 256
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        features = self.encoder(jnp.asarray(obs, jnp.float32))
+        features = features.reshape((features.shape[0], -1))
+
+        def head(out: int, scale: float) -> jax.Array:
+            x = features
+            if self.hidden > 0:
+                x = nn.relu(nn.Dense(self.hidden, kernel_init=_orthogonal(np.sqrt(2)))(x))
+            return nn.Dense(out, kernel_init=_orthogonal(scale))(x)
+
+        logits = head(self.num_actions, 0.01)
+        value = head(1, 1.0)[:, 0]
+        return logits, value

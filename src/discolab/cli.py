@@ -283,21 +283,26 @@ def _validation_line(path: Path, err: Exception) -> str:
     return f"{path}: " + "; ".join(parts)
 
 
-def _load_stability_config(config: Path):
+def _load_config_file(config: Path, loader):
+    """``loader(config)``, with a missing file, bad TOML or a bad field as one line and exit 2."""
     import tomllib
 
     import pydantic
 
-    from discolab.stability import load_sweep_config
-
     if not config.is_file():
         _fail(f"config not found: {config}")
     try:
-        return load_sweep_config(config)
+        return loader(config)
     except tomllib.TOMLDecodeError as err:
         _fail(f"{config}: not valid TOML: {err}")
     except (pydantic.ValidationError, ValueError, KeyError) as err:
         _fail(_validation_line(config, err))
+
+
+def _load_stability_config(config: Path):
+    from discolab.stability import load_sweep_config
+
+    return _load_config_file(config, load_sweep_config)
 
 
 def _check_sweep_dir(out: Path, cfg) -> None:
@@ -395,20 +400,9 @@ app.add_typer(darts_app, name="darts")
 
 
 def _load_darts_config(config: Path):
-    import tomllib
-
-    import pydantic
-
     from discolab.darts.config import load_config
 
-    if not config.is_file():
-        _fail(f"config not found: {config}")
-    try:
-        return load_config(config)
-    except tomllib.TOMLDecodeError as err:
-        _fail(f"{config}: not valid TOML: {err}")
-    except (pydantic.ValidationError, ValueError) as err:
-        _fail(_validation_line(config, err))
+    return _load_config_file(config, load_config)
 
 
 def _open_darts_study(path: Path, cfg=None):
@@ -501,7 +495,7 @@ def darts_retrain(
     _show_darts(study)
 
 
-def _show_darts(study: Path, figures: Path | None = None) -> None:
+def _show_darts(study: Path, figures: Path | None = None, json_out: Path | None = None) -> None:
     cfg, store = _open_darts_study(study)
     from discolab.darts.analysis import arm_stats, summary
     from discolab.darts.genotype import describe
@@ -540,14 +534,24 @@ def _show_darts(study: Path, figures: Path | None = None) -> None:
             + (f"expected random cells to match it: {expected:.1f}" if expected else
                "no random cell matched it"), highlight=False)
     for story in facts.get("alpha_story", []):
-        console.print(f"{story['cell']} cell: {story['kept_rose']}/{story['kept_total']} kept ops rose in weight; "
-                      f"dropped non-zero ops {story['dropped_first']:.3f} -> {story['dropped_last']:.3f}",
-                      highlight=False)
+        console.print(f"{story['cell']} cell: {story['kept_rose']}/{story['kept_total']} kept (edge, op) rose in weight, "
+                      f"mean {story['kept_first_mean']:.3f} -> {story['kept_last_mean']:.3f} (uniform "
+                      f"{story['uniform']:.3f}); the other non-zero ops {story['dropped_first']:.3f} -> "
+                      f"{story['dropped_last']:.3f}", highlight=False, soft_wrap=True)
+    if json_out is not None:
+        from discolab.darts.store import json_safe
+
+        record = {"study": str(study), "env": cfg.env, "config": json.loads(cfg.model_dump_json()),
+                  "genotypes": [json.loads(g.to_json()) for g in genotypes], "search_seconds": search_s, **facts}
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(json_safe(record), indent=2) + "\n")
+        console.print(f"wrote {json_out}", highlight=False, soft_wrap=True)
     if figures is not None:
         from discolab.darts.analysis import arm_stats as stats_of
         from discolab.darts.figures import plot_alphas, plot_arms
         from discolab.darts.genotype import draw
 
+        figures.mkdir(parents=True, exist_ok=True)
         paths = [draw(genotypes[0], figures / "cell.png")]
         if segments:
             paths.append(plot_alphas(segments, genotypes[0], figures / "alphas.png", title=cfg.env))
@@ -560,9 +564,10 @@ def _show_darts(study: Path, figures: Path | None = None) -> None:
 def darts_show(
     study: Annotated[Path, typer.Argument(help="An RL-DARTS study file.")],
     figures: Annotated[Optional[Path], typer.Option(help="Folder for cell.png, alphas.png and arms.png.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write every figure shown as JSON.")] = None,
 ) -> None:
     """Print the discovered cell, the arms with confidence intervals, and what the alphas did."""
-    _show_darts(study, figures)
+    _show_darts(study, figures, json_out)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -145,6 +145,9 @@ def summary(arms: Sequence[ArmRecord], segments: Sequence[Segment], genotypes: S
     if segments and genotypes:
         out["alpha_story"] = [
             {"cell": s.cell, "kept": s.kept, "kept_rose": s.kept_rose, "kept_total": len(s.kept),
+             "kept_first_mean": float(np.mean([k[2] for k in s.kept])),
+             "kept_last_mean": float(np.mean([k[3] for k in s.kept])),
+             "uniform": 1.0 / len(OP_SETS[genotypes[0].op_set]),
              "dropped_first": s.dropped_first, "dropped_last": s.dropped_last}
             for s in alpha_story(segments, genotypes[0])
         ]

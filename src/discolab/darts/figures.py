@@ -15,6 +15,16 @@ from discolab.darts.store import Segment
 __all__ = ["plot_alphas", "plot_arms"]
 
 
+def _save(fig, path: str | Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_alphas(segments: Sequence[Segment], genotype: Genotype, path: str | Path, title: str = "") -> Path:
     """One panel per cell type: each op's weight averaged over edges, and the kept (edge, op) weights."""
     import matplotlib
@@ -46,11 +56,7 @@ def plot_alphas(segments: Sequence[Segment], genotype: Genotype, path: str | Pat
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_arms(stats: Sequence[ArmStats], path: str | Path, title: str = "") -> Path:
@@ -74,8 +80,4 @@ def plot_arms(stats: Sequence[ArmStats], path: str | Path, title: str = "") -> P
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

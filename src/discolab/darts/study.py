@@ -223,31 +223,51 @@ def _downsample(curve: np.ndarray, points: int = _CURVE_POINTS) -> list[float]:
 
 
 @functools.lru_cache(maxsize=8)
-def _arm_trainer(cfg: DartsConfig, arm: ArmSpec, seeds: int) -> Callable:
+def _arm_ppo(cfg: DartsConfig, arm: ArmSpec):
     env, env_params = envs.make(cfg.env)
     network = arm_network(cfg, arm, env.num_actions)
     ppo = make_ppo(env, env_params, network, cfg.ppo.to_ppo(cfg.retrain_steps))
-    keys = jax.ShapeDtypeStruct((seeds, 2), jnp.uint32)
-    return jax.jit(jax.vmap(ppo.train)).lower(keys).compile()
+    return ppo, jax.jit(jax.vmap(ppo.init))
+
+
+@functools.lru_cache(maxsize=16)
+def _arm_segment(cfg: DartsConfig, arm: ArmSpec, num_updates: int) -> Callable:
+    ppo, _ = _arm_ppo(cfg, arm)
+    return jax.jit(jax.vmap(functools.partial(ppo.run, num_updates=num_updates)))
 
 
 def train_arm(cfg: DartsConfig, arm: ArmSpec) -> ArmRecord:
-    """Trains one arm on every retrain seed in one vmapped call; compile and run timed apart."""
+    """Trains one arm on every retrain seed in one vmapped call per segment of updates.
+
+    Segments of ``search.checkpoint_updates`` updates, as in the supernet
+    phase (one whole-run call of ``vmap(ppo.train)`` wedged XLA:CPU here).
+    ``compile_s`` is the first segment's time beyond a later one's.
+    """
     count = cfg.retrain.random_seeds if arm.kind == "random" and cfg.retrain.random_seeds else cfg.retrain.seeds
     seeds = list(range(cfg.retrain.seed, cfg.retrain.seed + count))
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+    ppo, init = _arm_ppo(cfg, arm)
+    total = cfg.ppo.to_ppo(cfg.retrain_steps).num_updates
     start = time.perf_counter()
-    compiled = _arm_trainer(cfg, arm, len(seeds))
-    compile_s = time.perf_counter() - start
-    start = time.perf_counter()
-    state, metrics = compiled(keys)
-    returns = np.asarray(jax.device_get(metrics["return"]))
+    state = init(keys)
+    parts, times, done = [], [], 0
+    while done < total:
+        n = min(cfg.search.checkpoint_updates, total - done)
+        tick = time.perf_counter()
+        state, metrics = _arm_segment(cfg, arm, n)(state)
+        parts.append(jax.device_get(metrics))
+        times.append((n, time.perf_counter() - tick))
+        done += n
+    wall = time.perf_counter() - start
+    per_update = [t / n for n, t in times[1:]] or [0.0]
+    compile_s = max(0.0, times[0][1] - times[0][0] * float(np.median(per_update))) if len(times) > 1 else 0.0
+    metrics = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *parts)
+    returns = np.asarray(metrics["return"])
     final = np.asarray(final_return(metrics))
-    run_s = time.perf_counter() - start
     params = sum(int(np.prod(x.shape[1:])) for x in jax.tree.leaves(state.variables))
     return ArmRecord(
         name=arm.name, kind=arm.kind, genotype=None if arm.genotype is None else arm.genotype.to_json(),
-        param_count=params, compile_s=compile_s, run_s=run_s, seeds=seeds,
+        param_count=params, compile_s=compile_s, run_s=wall - compile_s, seeds=seeds,
         final_returns=[float(x) for x in final], curves=[_downsample(r) for r in returns],
     )
 

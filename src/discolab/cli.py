@@ -59,6 +59,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return ConfigError, StoreError, StudyError, DataError, ReportError, DamagedStudy
 
 
+def _rate(per_second: float) -> str:
+    """Evaluations per second, or seconds per evaluation when each takes longer than one (RL domains)."""
+    if per_second >= 1 or per_second <= 0:
+        return f"{per_second:,.0f} eval/s"
+    return f"{1 / per_second:,.1f} s/eval"
+
+
 class DamagedStudy(Exception):
     """SQLite found the study file damaged past its header; nothing was written."""
 
@@ -81,7 +88,7 @@ class _RateColumn(ProgressColumn):
         elapsed = task.elapsed or 0.0
         done = task.completed - task.fields.get("resumed_from", 0)
         rate = done / elapsed if elapsed > 0 else 0.0
-        return Text(f"{rate:,.0f} eval/s", style="cyan")
+        return Text(_rate(rate), style="cyan")
 
 
 def _run(path: Path, quiet: bool, executor_settings=None) -> None:
@@ -114,7 +121,7 @@ def _run_study(path: Path, quiet: bool, executor_settings) -> None:
             _fail(f"interrupted; finished evaluations are stored. Continue with: discolab resume {path}", 130)
     console.print(
         f"{final.evaluations} evaluations, {final.duplicates} duplicates, {final.proposals} proposals "
-        f"in {final.elapsed:.1f} s ({final.evaluations / max(final.elapsed, 1e-9):,.0f} eval/s)"
+        f"in {final.elapsed:.1f} s ({_rate(final.evaluations / max(final.elapsed, 1e-9))})"
     )
     _print_best(path)
 
@@ -211,11 +218,18 @@ def _executor_override(study: Path, name, address, workers, timeout):
 def show(
     study: Annotated[Path, typer.Argument(help="Study file.")],
     top: Annotated[int, typer.Option(help="How many programs to list.")] = 10,
+    figure: Annotated[Optional[Path], typer.Option(
+        help="Multi-objective studies: write the Pareto front's 2-D projections to this PNG.")] = None,
 ) -> None:
-    """Top programs as formulas, and counts of duplicates, hurdle failures and errors."""
+    """Top programs as formulas, and counts of duplicates, hurdle failures and errors.
+
+    A multi-objective study (MetaPG) also prints its Pareto front, with the
+    domain's references (SAC) beside it.
+    """
     errors = _user_errors()
     from discolab.study import Store
     from discolab.report import counts_line, top_table_rows
+    from discolab.report import front as front_lib
 
     if not study.is_file():
         _fail(f"study not found: {study}")
@@ -223,15 +237,37 @@ def show(
         _fail(f"--top must be >= 1, got {top}")
     try:
         with _damage_is_an_error(study), Store.open(study, readonly=True) as store:
-            header, rows = top_table_rows(store, top)
-            table = Table(title=f"{study}: top {top}")
-            for name in header:
-                wide = name == "formula"
-                table.add_column(name, overflow="fold" if wide else "ellipsis", no_wrap=not wide, ratio=1 if wide else None)
-            for row in rows:
-                table.add_row(*(Text(cell) for cell in row))  # formulas are not markup
-            console.print(table)
+            multi = front_lib.is_multi_objective(store)
+            if not multi:  # a multi-objective study's ranking is its front, below
+                header, rows = top_table_rows(store, top)
+                table = Table(title=f"{study}: top {top}")
+                for name in header:
+                    wide = name == "formula"
+                    table.add_column(name, overflow="fold" if wide else "ellipsis", no_wrap=not wide,
+                                     ratio=1 if wide else None)
+                for row in rows:
+                    table.add_row(*(Text(cell) for cell in row))  # formulas are not markup
+                console.print(table)
             console.print(counts_line(store), highlight=False, soft_wrap=True, markup=False)
+            if multi:
+                front = front_lib.pareto(store)
+                header, rows = front_lib.front_table_rows(front)
+                table = Table(title=f"Pareto front: {len(front.members)} candidates")
+                for name in header:
+                    table.add_column(name, no_wrap=True)
+                for row in rows:
+                    table.add_row(*(Text(cell) for cell in row))
+                console.print(table)
+                for row in rows:
+                    console.print(f"#{row[0]}: {front.formulas[int(row[0])]}", markup=False, highlight=False)
+                if not front.references:
+                    console.print("no reference (e.g. SAC) was evaluated in this study", markup=False)
+                if figure is not None:
+                    names = [n for n, _ in front.objectives]
+                    written = front_lib.front_figure(front, figure, front_lib.ok_rows(store, names))
+                    console.print(f"wrote {written}", markup=False)
+            elif figure is not None:
+                _fail("--figure is for multi-objective studies; this one has one objective")
     except errors as err:
         _fail(str(err))
 

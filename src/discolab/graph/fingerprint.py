@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from discolab.graph import composite
 from discolab.graph.interpret import Inputs, EncodedPrograms, batched_interpreter, encode
 from discolab.graph.program import Program
 from discolab.graph.space import SearchSpace
@@ -62,9 +63,20 @@ def hash_outputs(outputs: np.ndarray) -> str:
 
 
 def fingerprints(programs: Sequence[Program], space: SearchSpace, inputs: Inputs, pad_to: int | None = None) -> list[str]:
-    """The fingerprint of each program on ``inputs``, in one batched call."""
+    """The fingerprint of each program on ``inputs``, in one batched call.
+
+    For a composite space, ``inputs`` maps each part's name to its inputs; a
+    tuple's fingerprint combines its parts' (one batched call per part), so
+    two tuples match only if every part computes the same function.
+    """
     if not programs:
         return []
+    if composite.is_composite(space):
+        per_part = []
+        for i, (name, part_space) in enumerate(space.parts):
+            parts = [list(composite.zip_parts(p, space))[i][1] for p in programs]
+            per_part.append(fingerprints(parts, part_space, inputs[name], pad_to=pad_to))
+        return [hashlib.sha256("|".join(fps).encode()).hexdigest()[:32] for fps in zip(*per_part)]
     encoded = encode(programs, space, pad_to=pad_to)
     # Forward only: the reference interpreter is the faster one without gradients (docs/interpreter.md).
     outputs = np.asarray(batched_interpreter(space, naive=True)(EncodedPrograms(*map(jnp.asarray, encoded)), inputs))

@@ -13,6 +13,7 @@ import functools
 
 import numpy as np
 
+from discolab.graph import composite
 from discolab.graph import ops as ops_lib
 from discolab.graph.program import Node, Program, depends_on, live_slots
 from discolab.graph.space import SearchSpace, dependency_chain
@@ -68,7 +69,12 @@ def random_node(
 
 
 def random_program(space: SearchSpace, rng: np.random.Generator, n_nodes: int | None = None) -> Program:
-    """A random valid program with ``n_nodes`` nodes (random in [1, max_nodes] if None)."""
+    """A random valid program with ``n_nodes`` nodes (random in [1, max_nodes] if None).
+
+    For a composite space, a tuple of random programs (``n_nodes`` applies to each part).
+    """
+    if composite.is_composite(space):
+        return composite.ProgramTuple(tuple(random_program(s, rng, n_nodes) for _, s in space.parts))
     if n_nodes is None:
         n_nodes = int(rng.integers(1, space.max_nodes + 1))
     n_nodes = max(1, min(n_nodes, space.max_nodes))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
+from discolab.graph import composite
 from discolab.graph import ops as ops_lib
 from discolab.graph.program import Program, live_slots
 from discolab.graph.space import SearchSpace
@@ -19,7 +20,9 @@ def _digest(*parts: str) -> str:
 
 
 def structural_hash(program: Program, space: SearchSpace) -> str:
-    """A 32-hex-digit hash of the output's expression DAG."""
+    """A 32-hex-digit hash of the output's expression DAG (of each part's, for a tuple)."""
+    if composite.is_composite(space):
+        return _digest("tuple", *(f"{n}={structural_hash(p, s)}" for n, p, s in composite.zip_parts(program, space)))
     digests = [_digest("input", name, t.value) for name, t in space.inputs]
     digests += [_digest("const", repr(c)) for c in space.constants]
     live = live_slots(program, space)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from discolab.graph import composite
 from discolab.graph import ops as ops_lib
 from discolab.graph.generate import pick_one, candidate_ops, ensure_required, random_node, slots_of_type
 from discolab.graph.program import Node, Program, live_slots
@@ -148,7 +149,17 @@ def mutate(
     repair can undo a kind's change, e.g. rewire an argument away from the only
     required input and then back: the next kind is tried then.) A program no
     kind changes (a single node over a single input, say) is returned unchanged.
+    A tuple of programs (a composite space) changes one part, drawn uniformly;
+    if that part cannot change, the next one in a random order is tried.
     """
+    if composite.is_composite(space):
+        parts = list(composite.zip_parts(program, space))
+        for i in rng.permutation(len(parts)):
+            _, part, part_space = parts[i]
+            child = mutate(part, part_space, rng, kinds)
+            if child != part:
+                return composite.replace_part(program, int(i), child)
+        return program
     for k in rng.permutation(len(kinds)):
         child = _KINDS[kinds[k]](program, space, rng)
         if child is not None:

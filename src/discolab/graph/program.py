@@ -82,7 +82,16 @@ def depends_on(program: Program, space: SearchSpace, input_names: Sequence[str])
 
 
 def validate(program: Program, space: SearchSpace) -> None:
-    """Raises InvalidProgram naming the first rule the program breaks."""
+    """Raises InvalidProgram naming the first rule the program breaks (and, for a tuple, which part)."""
+    from discolab.graph import composite
+
+    if composite.is_composite(space):
+        for name, part, part_space in composite.zip_parts(program, space):
+            try:
+                validate(part, part_space)
+            except InvalidProgram as err:
+                raise InvalidProgram(f"{name}: {err}") from None
+        return
     if not program.nodes:
         raise InvalidProgram("program has no nodes")
     if len(program.nodes) > space.max_nodes:
@@ -118,7 +127,11 @@ def is_valid(program: Program, space: SearchSpace) -> bool:
 
 
 def prune(program: Program, space: SearchSpace) -> Program:
-    """The same program without dead nodes (renumbered)."""
+    """The same program without dead nodes (renumbered); a tuple is pruned part by part."""
+    from discolab.graph import composite
+
+    if composite.is_composite(space):
+        return composite.ProgramTuple(tuple(prune(p, s) for _, p, s in composite.zip_parts(program, space)))
     n_fixed = space.n_fixed
     live = live_slots(program, space)
     remap = {s: s for s in range(n_fixed)}

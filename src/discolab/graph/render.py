@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from discolab.graph import composite
 from discolab.graph import ops as ops_lib
 from discolab.graph.program import Program, live_slots
 from discolab.graph.space import SearchSpace
 
 
 def to_infix(program: Program, space: SearchSpace) -> str:
-    """The output as one infix formula (shared subexpressions are repeated)."""
+    """The output as one infix formula (shared subexpressions are repeated).
+
+    A tuple renders as ``"actor: f | critic: g"``.
+    """
+    if composite.is_composite(space):
+        return composite.join_text([(n, to_infix(p, s)) for n, p, s in composite.zip_parts(program, space)])
     text = list(space.slot_names)
     for node in program.nodes:
         text.append(ops_lib.get(node.op).infix.format(*(text[a] for a in node.args)))
@@ -31,8 +37,13 @@ def to_source(program: Program, space: SearchSpace, name: str = "program", prelu
     """Python/JAX source of a function computing the program (live nodes only).
 
     The function takes the space's inputs as arguments, in order. With
-    ``prelude`` the text is a complete module, safe helpers included.
+    ``prelude`` the text is a complete module, safe helpers included. A tuple
+    gives one function per part, named ``{name}_{part}``.
     """
+    if composite.is_composite(space):
+        bodies = [to_source(p, s, f"{name}_{n}", prelude=False) for n, p, s in composite.zip_parts(program, space)]
+        body = "\n\n".join(bodies)
+        return f"{ops_lib.SOURCE_PRELUDE}\n\n{body}" if prelude else body
     live = live_slots(program, space)
     names = [n for n, _ in space.inputs] + [repr(c) for c in space.constants]
     lines = [f"def {name}({', '.join(n for n, _ in space.inputs)}):"]
@@ -62,8 +73,12 @@ def to_sympy(program: Program, space: SearchSpace, evaluate: bool = True) -> Any
     With ``evaluate=False`` sympy does not auto-simplify while building: its
     automatic evaluation can run for minutes on constant subtrees such as
     ``sin(exp(exp(x/x)))``, so code on a search's hot path passes False.
+    A tuple gives ``{part: expression or None}``.
     """
     import sympy
+
+    if composite.is_composite(space):
+        return {n: to_sympy(p, s, evaluate) for n, p, s in composite.zip_parts(program, space)}
 
     with sympy.evaluate(evaluate):
         return _build_sympy(program, space)

@@ -7,7 +7,8 @@ the study file, so a report needs no config and no domain.
 from __future__ import annotations
 
 import json
-from discolab.graph import SearchSpace, prune, to_infix, to_source, to_sympy
+from discolab.graph import SearchSpace, prune, space_from_dict, to_infix, to_source, to_sympy
+from discolab.graph.composite import join_text
 from discolab.study.store import ProgramRecord, Store
 
 __all__ = ["ReportError", "best_summary", "counts_line", "export_best", "space_of", "top_table_rows"]
@@ -21,7 +22,7 @@ class ReportError(ValueError):
 
 
 def space_of(store: Store) -> SearchSpace:
-    return SearchSpace.from_dict(store.space())
+    return space_from_dict(store.space())
 
 
 def _best(store: Store) -> ProgramRecord:
@@ -81,6 +82,9 @@ def best_summary(store: Store) -> str:
 
 def _simplified(program, space: SearchSpace) -> str | None:
     expr = to_sympy(program, space)
+    if isinstance(expr, dict):  # a tuple of programs: simplify each part
+        parts = [(name, _simplified(part, sub)) for (name, sub), part in zip(space.parts, program.parts)]
+        return None if any(text is None for _, text in parts) else join_text(parts)
     # simplify has no time limit and can take minutes on a 20-node trigonometric
     # formula, so only small programs get it.
     if expr is None or len(program) > SIMPLIFY_MAX_NODES:
@@ -107,6 +111,10 @@ def export_best(store: Store, fmt: str) -> str:
         return header + to_source(program, space)
     if fmt == "sympy":
         expr = to_sympy(program, space)
+        if isinstance(expr, dict):  # a tuple of programs: one line per part
+            if any(e is None for e in expr.values()):
+                raise ReportError("the best candidate uses an op without an algebraic form; export it as python")
+            return "\n".join(f"{name}: {e}" for name, e in expr.items())
         if expr is None:
             raise ReportError("the best program uses an op without an algebraic form; export it as python")
         return str(expr)

@@ -35,6 +35,24 @@ Return ranges (fitness is ``clip((R - r_min) / (r_max - r_min), 0, 1)``):
   0.1 over the first 100k frames, a 5M-frame budget. Freeway's episodes
   last 2,500 steps (its own clock), the others end when the agent loses or
   at gymnax's 1,000-step limit.
+* ``Pendulum-v1`` (continuous, 1-D torque in [-2, 2]): reward
+  ``-(angle^2 + 0.1 * speed^2 + 0.001 * torque^2)`` per step, 200 steps, no
+  termination: R in [-1600, -100], our choice (?): uniform random torques
+  score about -1220 (measured, 64 episodes; so about 0.25), -1600 is below
+  almost every random episode; a solving SAC policy scores about -150
+  (0.97), -100 about the best reachable from random starts.
+* ``MountainCarContinuous-v0`` (continuous, 1-D force in [-1, 1]): ``-0.1 *
+  force^2`` per step, +100 on reaching the flag (terminates), 999-step limit:
+  R in [-50, 90], our choice (?): uniform random forces cost about -33
+  (measured) and almost never reach the flag (so about 0.12); 90 is gym's "solved"
+  threshold. Standing still scores 0 (0.36): the local optimum that
+  entropy-poor agents fall into.
+
+Continuous rows have ``action_dim > 0``: the action is a float vector of
+that size, bounded by ``env.action_space(params)``; their epsilon fields
+are unused (SAC explores by its own policy). :func:`with_params` replaces
+physical fields of an env's params (``{"m": 1.3, "l": 1.2}``: a held-out
+pendulum), the one-line way to name a held-out configuration.
 
 MiniGrid (navix or xminigrid) is not registered yet: neither package is
 installed here. A MiniGrid row needs an adapter to the gymnax API above
@@ -45,6 +63,9 @@ Example:
     >>> env, params = make("CartPole-v1")
     >>> env.num_actions, spec("CartPole-v1").r_max
     (2, 500.0)
+    >>> heavy = with_params("Pendulum-v1", {"m": 1.3, "l": 1.2})
+    >>> heavy.m, heavy.l, heavy.g, spec("Pendulum-v1").action_dim
+    (1.3, 1.2, 10.0, 1)
 """
 
 from __future__ import annotations
@@ -79,6 +100,9 @@ class EnvSpec:
       eps_end: epsilon after ``eps_decay_steps`` transitions (then constant).
       eps_decay_steps: transitions over which epsilon decays linearly
         (paper: 1e3 classic control, 1e5 MiniGrid).
+      action_dim: 0 for a discrete action set (``env.num_actions``
+        actions); ``n > 0`` for a continuous one, a float vector of ``n``
+        entries bounded by ``env.action_space(params)``.
       note: one line on what is special about this row.
     """
 
@@ -92,6 +116,7 @@ class EnvSpec:
     eps_start: float = 1.0
     eps_end: float = 0.05
     param_overrides: tuple[tuple[str, Any], ...] = ()
+    action_dim: int = 0
     note: str = ""
 
     def __post_init__(self) -> None:
@@ -99,6 +124,13 @@ class EnvSpec:
             raise ValueError(f"{self.name}: r_max must exceed r_min")
         if self.train_steps <= 0 or self.eps_decay_steps <= 0:
             raise ValueError(f"{self.name}: train_steps and eps_decay_steps must be positive")
+        if self.action_dim < 0:
+            raise ValueError(f"{self.name}: action_dim must be 0 (discrete) or positive (continuous)")
+
+    @property
+    def continuous(self) -> bool:
+        """Whether actions are float vectors (``action_dim > 0``) rather than indices."""
+        return self.action_dim > 0
 
     def normalize(self, ret: Any) -> Any:
         """``clip((ret - r_min) / (r_max - r_min), 0, 1)``, for floats or arrays."""
@@ -163,6 +195,43 @@ def make(name: str) -> tuple[JaxEnv, Any]:
     return _BACKENDS[env_spec.backend](env_spec)
 
 
+def with_params(name: str, overrides: Mapping[str, float]) -> Any:
+    """The params of environment ``name`` with some fields replaced, e.g. a held-out physical configuration.
+
+    ``with_params("Pendulum-v1", {"m": 1.3, "l": 1.2})`` is a heavier,
+    longer pole; the result is a params pytree like :func:`make`'s (the
+    row's own overrides applied first), so several can be stacked and
+    vmapped over. A field whose default is an int (``max_steps_in_episode``)
+    takes an integral value only.
+
+    Args:
+      name: a registered name (see :func:`names`).
+      overrides: ``{field: value}`` for fields of the env's params dataclass
+        (gymnax Pendulum: ``max_speed, max_torque, dt, g, m, l,
+        max_steps_in_episode``).
+
+    Raises:
+      ValueError: for an unknown name, or a field the env's params lack (the
+        message names it and lists the fields), or a non-integral value for
+        an int field.
+    """
+    _, params = make(name)
+    fields = [f.name for f in dataclasses.fields(params)]
+    replaced = {}
+    for field, value in overrides.items():
+        if field not in fields:
+            raise ValueError(f"{name} has no env-params field {field!r}; its fields: {fields}")
+        default = getattr(params, field)
+        if isinstance(default, int) and not isinstance(default, bool):
+            if float(value) != int(value):
+                raise ValueError(f"{name}: field {field!r} is an int; got {value!r}")
+            value = int(value)
+        elif isinstance(default, float):
+            value = float(value)
+        replaced[field] = value
+    return params.replace(**replaced) if replaced else params
+
+
 # The table. Budgets are the defaults of a search; tests pass their own.
 register(EnvSpec(
     name="CartPole-v0", backend="gymnax", backend_id="CartPole-v1",
@@ -193,3 +262,14 @@ for _game, _r_max in (("Breakout", 60.0), ("Asterix", 40.0), ("SpaceInvaders", 2
         train_steps=5_000_000, r_min=0.0, r_max=_r_max, eps_decay_steps=100_000, eps_end=0.1,
         note=_MINATAR_NOTE,
     ))
+
+register(EnvSpec(
+    name="Pendulum-v1", backend="gymnax", backend_id="Pendulum-v1", action_dim=1,
+    train_steps=20_000, r_min=-1600.0, r_max=-100.0, eps_decay_steps=1,
+    note="continuous torque, 200 steps, no termination; R range our choice (?): random about -1220, solved -150",
+))
+register(EnvSpec(
+    name="MountainCarContinuous-v0", backend="gymnax", backend_id="MountainCarContinuous-v0", action_dim=1,
+    train_steps=100_000, r_min=-50.0, r_max=90.0, eps_decay_steps=1,
+    note="continuous force, +100 at the flag, 999-step limit; R range our choice (?): random about -33, solved 90",
+))

@@ -1,4 +1,4 @@
-"""Networks of the RL substrate: an MLP Q-network and PPO's actor-critic with its encoders.
+"""Networks of the RL substrate: an MLP Q-network, PPO's actor-critic with its encoders, SAC's actor and critic.
 
 Example:
     >>> import jax, jax.numpy as jnp
@@ -10,6 +10,11 @@ Example:
     >>> logits, value = ac.apply(ac.init(jax.random.key(0), jnp.zeros((1, 4))), jnp.zeros((3, 4)))
     >>> logits.shape, value.shape
     ((3, 2), (3,))
+    >>> actor, critic = TanhGaussianActor(action_dim=1, hidden=(8, 8)), ContinuousQNetwork(hidden=(8, 8))
+    >>> mean, log_std = actor.apply(actor.init(jax.random.key(0), jnp.zeros((3,))), jnp.zeros((5, 3)))
+    >>> q = critic.apply(critic.init(jax.random.key(0), jnp.zeros((3,)), jnp.zeros((1,))), jnp.zeros((5, 3)), mean)
+    >>> mean.shape, log_std.shape, q.shape
+    ((5, 1), (5, 1), (5,))
 """
 
 from __future__ import annotations
@@ -117,3 +122,54 @@ class ActorCritic(nn.Module):
         logits = head(self.num_actions, 0.01)
         value = head(1, 1.0)[:, 0]
         return logits, value
+
+
+class TanhGaussianActor(nn.Module):
+    """``obs [..., D] -> (mean [..., A], log_std [..., A])``: SAC's Gaussian policy head before the tanh squash.
+
+    A ReLU MLP with two linear outputs. ``log_std`` is clipped to
+    ``[log_std_min, log_std_max]`` (SB3 and CleanRL clip too): a very small
+    std makes ``log pi`` blow up and a very large one makes every squashed
+    action +-1. Sampling, the tanh squash and its log-prob correction live in
+    ``discolab.rl.sac`` (they need a key and the action bounds).
+
+    Attributes:
+      action_dim: size of the action vector.
+      hidden: widths of the hidden layers (SAC paper: 256x256).
+      log_std_min: lower clip of the log standard deviation.
+      log_std_max: upper clip of the log standard deviation.
+    """
+
+    action_dim: int
+    hidden: Sequence[int] = (256, 256)
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        x = jnp.asarray(obs, jnp.float32)
+        for width in self.hidden:
+            x = nn.relu(nn.Dense(width)(x))
+        mean = nn.Dense(self.action_dim)(x)
+        log_std = jnp.clip(nn.Dense(self.action_dim)(x), self.log_std_min, self.log_std_max)
+        return mean, log_std
+
+
+class ContinuousQNetwork(nn.Module):
+    """``(obs [..., D], action [..., A]) -> Q [...]``: a ReLU MLP on the concatenated observation and action.
+
+    SAC's twin critics are two parameter sets of this one module, initialized
+    and applied under ``jax.vmap`` (a leading axis of 2 on every leaf).
+
+    Attributes:
+      hidden: widths of the hidden layers (SAC paper: 256x256).
+    """
+
+    hidden: Sequence[int] = (256, 256)
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
+        x = jnp.concatenate([jnp.asarray(obs, jnp.float32), jnp.asarray(action, jnp.float32)], axis=-1)
+        for width in self.hidden:
+            x = nn.relu(nn.Dense(width)(x))
+        return nn.Dense(1)(x)[..., 0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -29,11 +29,17 @@ class Proposal:
 
 @dataclasses.dataclass(frozen=True)
 class Result:
-    """What the searcher is told about one evaluated proposal."""
+    """What the searcher is told about one evaluated proposal.
+
+    ``objectives`` holds the domain's named scores (a multi-objective
+    searcher such as NSGA-II reads them; single-objective ones read
+    ``fitness`` only).
+    """
 
     id: int
     program: Program
     fitness: float
+    objectives: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 class Searcher(Protocol):

@@ -16,7 +16,7 @@ from typing import Any
 
 import pydantic
 
-from discolab.graph import Program, SearchSpace, mutate
+from discolab.graph import Program, SearchSpace, decode, mutate
 from discolab.search.base import (
     FreshProgram, Proposal, Result, clean_fitness, default_fresh, register, rng_from_state, rng_state,
 )
@@ -43,7 +43,7 @@ class RegularizedEvolutionConfig(pydantic.BaseModel, frozen=True, extra="forbid"
 @functools.lru_cache(maxsize=8192)
 def _decode(program_json: str) -> Program:
     """Parses a member's JSON; memoized (a pure function) because winners win many times."""
-    return Program.from_json(program_json)
+    return decode(program_json)
 
 
 class RegularizedEvolution:

@@ -58,7 +58,7 @@ import numpy as np
 import pydantic
 
 from discolab import guide
-from discolab.graph import Program, SearchSpace, mutate
+from discolab.graph import Program, SearchSpace, decode, mutate
 from discolab.search import base as search_base
 from discolab.search.base import FreshProgram, Proposal, Result, clean_fitness, register, rng_from_state, rng_state
 
@@ -124,7 +124,7 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
 
 @functools.lru_cache(maxsize=8192)
 def _decode(program_json: str) -> Program:
-    return Program.from_json(program_json)
+    return decode(program_json)
 
 
 class GuidedEvolution:

@@ -264,7 +264,7 @@ def _run(
         staged = run_stages(domain.stages(), originals, seed, executor, domain.fitness_floor)
         rows = _records(planned, staged.evaluations, batch, store.next_id())
         told = [r for r in rows if study.tell_duplicates or r.duplicate_of is None]
-        state, metrics = searcher.tell(state, [Result(r.id, r.program, r.fitness) for r in told])
+        state, metrics = searcher.tell(state, [Result(r.id, r.program, r.fitness, r.objectives) for r in told])
         state = _roundtrip(state)
         stats = executor.stats() if hasattr(executor, "stats") else {}
         store.commit_batch(batch, rows, state, seed=seed, seconds=time.perf_counter() - batch_start,

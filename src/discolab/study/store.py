@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from discolab.domains.base import Status
-from discolab.graph import Program
+from discolab.graph import Program, decode
 
 #: Bumped on any change of the tables below; a file of another version is refused. Stored twice:
 #: ``PRAGMA user_version`` (checked from the raw header, before SQLite opens the file) and ``meta``.
@@ -427,7 +427,7 @@ def _from_row(row: tuple) -> ProgramRecord:
     (id_, batch, position, program, struct_hash, fingerprint, parent_id, duplicate_of,
      status, fitness, objectives, details, seconds, created) = row
     return ProgramRecord(
-        id_, batch, position, Program.from_json(program), struct_hash, fingerprint, parent_id, duplicate_of,
+        id_, batch, position, decode(program), struct_hash, fingerprint, parent_id, duplicate_of,
         Status(status), fitness, json.loads(objectives), json.loads(details), seconds, created,
     )
 

@@ -72,13 +72,29 @@ def critic_kind(candidate: ProgramTuple, domain: ActorCriticDomain) -> str:
 
 
 def pick(front: front_lib.Front, top: int) -> list:
-    ranked = sorted(front.members, key=lambda r: -(r.objectives["performance"] + r.objectives["generalizability"]))
-    return ranked[:top]
+    """The ``top`` front members by performance + generalizability, SAC's row and gradient twins left out.
+
+    Losses that differ only by terms without gradient (``0.01 - q_pi`` and
+    ``batch_mean(0.5) - q_pi``: constants and stop-gradient inputs) train
+    bit-identical agents on the same seeds, so they share their objectives
+    exactly; one of each such group is kept.
+    """
+    ranked = sorted(front.members, key=lambda r: (-(r.objectives["performance"] + r.objectives["generalizability"]),
+                                                  r.id))
+    sac_ids = {r.id for r in front.references.values()}
+    chosen, seen = [], set()
+    for r in ranked:
+        key = tuple(sorted(r.objectives.items()))
+        if r.id in sac_ids or key in seen:
+            continue
+        seen.add(key)
+        chosen.append(r)
+    return chosen[:top]
 
 
 def evaluate(domain: ActorCriticDomain, candidates: Sequence[ProgramTuple], seeds: int, seed: int) -> dict:
     """Per candidate, per-seed normalized performance and generalizability on ``seeds`` fresh seeds."""
-    config = domain.config.model_copy(update={"seeds": seeds})
+    config = domain.config.model_copy(update={"seeds": seeds, "program_batch": len(candidates)})
     fresh = ActorCriticDomain(config)
     m = fresh.train(list(candidates), seed=seed)
     with np.errstate(all="ignore"):

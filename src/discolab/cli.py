@@ -238,6 +238,8 @@ def show(
     try:
         with _damage_is_an_error(study), Store.open(study, readonly=True) as store:
             multi = front_lib.is_multi_objective(store)
+            if figure is not None and not multi:
+                _fail("--figure is for multi-objective studies; this one has one objective")
             if not multi:  # a multi-objective study's ranking is its front, below
                 header, rows = top_table_rows(store, top)
                 table = Table(title=f"{study}: top {top}")
@@ -266,8 +268,6 @@ def show(
                     names = [n for n, _ in front.objectives]
                     written = front_lib.front_figure(front, figure, front_lib.ok_rows(store, names))
                     console.print(f"wrote {written}", markup=False)
-            elif figure is not None:
-                _fail("--figure is for multi-objective studies; this one has one objective")
     except errors as err:
         _fail(str(err))
 

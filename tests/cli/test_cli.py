@@ -85,6 +85,9 @@ def test_search_show_export_resume(tmp_path):
     assert abs(1 / (1 + nrmse) - best.fitness) < 0.05  # the exported function is the stored best
 
     assert invoke("export", study, "--format", "sympy").exit_code == 0
+    figure = invoke("show", study, "--figure", tmp_path / "front.png")  # one objective: no front to draw
+    assert figure.exit_code == 2 and "--figure is for multi-objective studies" in one_error_line(figure)
+    assert not (tmp_path / "front.png").exists()
     exported = invoke("export", study, "--format", "json", "--out", tmp_path / "best.json")
     assert exported.exit_code == 0 and '"program"' in (tmp_path / "best.json").read_text()
 

@@ -14,7 +14,10 @@ import numpy as np
 import pydantic
 import pytest
 
+from typer.testing import CliRunner
+
 from discolab import rl
+from discolab.cli import app
 from discolab.domains.actor_critic import (
     FLOORS, LOSS_INPUTS, ActorCriticConfig, ActorCriticDomain, make_space, objectives_of, sac_pair,
 )
@@ -140,11 +143,26 @@ def _rows(path) -> list[tuple]:
                  dict(r.objectives)) for r in store.rows()]
 
 
-def test_a_killed_metapg_search_resumes_to_the_same_front(tmp_path):
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """One uninterrupted MetaPG study, shared by the resume and CLI tests (it trains SAC agents)."""
+    path = tmp_path_factory.mktemp("metapg") / "reference.db"
+    create_study(path, parse_config(_config()))
+    run_study(path)
+    return path
+
+
+def test_show_prints_the_front_with_sac_and_draws_it(reference, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["show", str(reference), "--figure", str(tmp_path / "front.png")])
+    assert result.exit_code == 0, result.output
+    assert "Pareto front" in result.output and "sac" in result.output
+    assert "instability (-)" in result.output and "critic:" in result.output
+    assert (tmp_path / "front.png").stat().st_size > 10_000
+
+
+def test_a_killed_metapg_search_resumes_to_the_same_front(reference, tmp_path):
     config = parse_config(_config())
-    reference = tmp_path / "reference.db"
-    create_study(reference, config)
-    run_study(reference)
 
     killed = tmp_path / "killed.db"
     create_study(killed, config)

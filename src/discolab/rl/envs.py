@@ -54,6 +54,23 @@ are unused (SAC explores by its own policy). :func:`with_params` replaces
 physical fields of an env's params (``{"m": 1.3, "l": 1.2}``: a held-out
 pendulum), the one-line way to name a held-out configuration.
 
+* ``brax-inverted_pendulum`` (Brax, continuous 1-D force in [-1, 1]): the
+  cart-pole balance task (gym's InvertedPendulum; it starts upright, no
+  swing-up): +1 per step until the pole leaves |angle| <= 0.2 rad
+  (terminates), 1000-step limit: R in [0, 1000], the worst and the best;
+  uniform random forces score about 5.5 (measured, 64 episodes; so 0.006).
+* ``brax-hopper`` (Brax, 3 torques in [-1, 1]): forward speed + 1 per
+  healthy step - 0.001 * |torque|^2, terminates when it falls, 1000-step
+  limit: R in [0, 3000], our choice (?): random torques score about 17
+  (measured, 64 episodes), 3000 is about SAC's MuJoCo Hopper return after
+  1e6 steps. Far beyond a CPU budget; registered for GPU runs.
+
+Brax rows take physical scale factors as params (``with_params(
+"brax-inverted_pendulum", {"mass": 1.3, "damping": 0.5})``; fields
+``friction, mass, damping, gravity, max_steps_in_episode``, see
+:mod:`discolab.rl.brax_envs`). Friction acts on contacts only: it changes
+the hopper, not the cart-pole, whose geoms never collide.
+
 MiniGrid (navix or xminigrid) is not registered yet: neither package is
 installed here. A MiniGrid row needs an adapter to the gymnax API above
 (flattened observation, auto-reset, ``final_observation``) and
@@ -71,6 +88,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 from collections.abc import Mapping
 from typing import Any
@@ -87,8 +105,8 @@ class EnvSpec:
 
     Attributes:
       name: registry name (what configs and domains use).
-      backend: the package that implements it ("gymnax"; later "navix" or
-        "xminigrid").
+      backend: the package that implements it ("gymnax", "brax"; later
+        "navix" or "xminigrid").
       backend_id: the package's own id for it.
       param_overrides: env-params fields replaced after the package's
         defaults (e.g. a shorter time limit), as ``((field, value), ...)``.
@@ -175,7 +193,23 @@ def _make_gymnax(env_spec: EnvSpec) -> tuple[JaxEnv, Any]:
     return env, params
 
 
-_BACKENDS = {"gymnax": _make_gymnax}
+@functools.lru_cache(maxsize=None)
+def _brax_env(backend_id: str) -> JaxEnv:
+    # Building a Brax env loads and compiles its MJCF model (seconds): once per process.
+    from discolab.rl.brax_envs import BraxEnv  # lazy: brax is an optional extra
+
+    return BraxEnv(backend_id)
+
+
+def _make_brax(env_spec: EnvSpec) -> tuple[JaxEnv, Any]:
+    env = _brax_env(env_spec.backend_id)
+    params = env.default_params
+    if env_spec.param_overrides:
+        params = params.replace(**dict(env_spec.param_overrides))
+    return env, params
+
+
+_BACKENDS = {"gymnax": _make_gymnax, "brax": _make_brax}
 
 
 def make(name: str) -> tuple[JaxEnv, Any]:
@@ -272,4 +306,17 @@ register(EnvSpec(
     name="MountainCarContinuous-v0", backend="gymnax", backend_id="MountainCarContinuous-v0", action_dim=1,
     train_steps=100_000, r_min=-50.0, r_max=90.0, eps_decay_steps=1,
     note="continuous force, +100 at the flag, 999-step limit; R range our choice (?): random about -33, solved 90",
+))
+
+# Brax (optional extra: pip install 'discolab[brax]'); params are physical scale factors
+# (friction, mass, damping, gravity; see discolab.rl.brax_envs), 1.0 = Brax's model.
+register(EnvSpec(
+    name="brax-inverted_pendulum", backend="brax", backend_id="inverted_pendulum", action_dim=1,
+    train_steps=20_000, r_min=0.0, r_max=1000.0, eps_decay_steps=1,
+    note="cart-pole balance, +1 per step until |angle| > 0.2, 1000-step limit; random about 5.5, best 1000",
+))
+register(EnvSpec(
+    name="brax-hopper", backend="brax", backend_id="hopper", action_dim=3,
+    train_steps=1_000_000, r_min=0.0, r_max=3000.0, eps_decay_steps=1,
+    note="planar hopper, ends when it falls, 1000-step limit; R range our choice (?): random about 17, SAC ~3000 at 1e6",
 ))

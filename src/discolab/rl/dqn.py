@@ -44,6 +44,7 @@ import optax
 from pydantic import BaseModel, Field, model_validator
 
 from discolab.rl import envs, replay
+from discolab.rl.budget import StepBudget
 from discolab.rl.networks import QNetwork
 from discolab.rl.types import LossFn, LossParams
 
@@ -51,7 +52,7 @@ from discolab.rl.types import LossFn, LossParams
 LOSS_INPUTS = ("q_tm1", "q_t_target", "q_t_online", "q_tm1_target", "a_tm1", "r_t", "discount_t")
 
 
-class DQNConfig(BaseModel, frozen=True, extra="forbid"):
+class DQNConfig(StepBudget, BaseModel, frozen=True, extra="forbid"):
     """Static settings of a DQN run (hashable: they key the compiled function).
 
     Epsilon-schedule fields and ``total_steps`` left as ``None`` come from the
@@ -92,30 +93,6 @@ class DQNConfig(BaseModel, frozen=True, extra="forbid"):
             raise ValueError(f"total_steps {self.steps} is less than one step of {self.num_envs} envs")
         return self
 
-    @property
-    def env_spec(self) -> envs.EnvSpec:
-        return envs.spec(self.env_id)
-
-    @property
-    def steps(self) -> int:
-        """Requested env transitions per agent."""
-        return self.total_steps if self.total_steps is not None else self.env_spec.train_steps
-
-    @property
-    def num_iterations(self) -> int:
-        """Vectorized env steps actually run: a multiple of the log interval."""
-        whole = self.steps // self.num_envs
-        return (whole // self.log_every) * self.log_every if whole else 0
-
-    @property
-    def log_every(self) -> int:
-        """Iterations per log point."""
-        return max(1, (self.steps // self.num_envs) // self.num_logs)
-
-    @property
-    def num_log_points(self) -> int:
-        """Length of each metric curve (``num_logs``, fewer for tiny budgets)."""
-        return self.num_iterations // self.log_every
 
     @property
     def epsilon_start_value(self) -> float:

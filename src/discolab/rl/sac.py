@@ -75,6 +75,7 @@ import optax
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from discolab.rl import envs, replay
+from discolab.rl.budget import StepBudget
 from discolab.rl.networks import ContinuousQNetwork, TanhGaussianActor
 from discolab.rl.types import LossFn, LossInputs, LossParams
 
@@ -95,7 +96,7 @@ def sac_actor_loss(loss_params: LossParams, inputs: LossInputs) -> jax.Array:
     return inputs["alpha"] * inputs["logp_pi"] - inputs["q_pi"]
 
 
-class SACConfig(BaseModel, frozen=True, extra="forbid"):
+class SACConfig(StepBudget, BaseModel, frozen=True, extra="forbid"):
     """Static settings of a SAC run (hashable: they key the compiled function).
 
     Defaults learn Pendulum-v1 quickly on a CPU: 5,000 transitions bring
@@ -152,34 +153,10 @@ class SACConfig(BaseModel, frozen=True, extra="forbid"):
         return self
 
     @property
-    def env_spec(self) -> envs.EnvSpec:
-        return envs.spec(self.env_id)
-
-    @property
     def env_params(self) -> Any:
         """The training env params: the env's defaults with ``env_overrides``."""
         return envs.with_params(self.env_id, dict(self.env_overrides))
 
-    @property
-    def steps(self) -> int:
-        """Requested env transitions per agent."""
-        return self.total_steps if self.total_steps is not None else self.env_spec.train_steps
-
-    @property
-    def num_iterations(self) -> int:
-        """Vectorized env steps actually run: a multiple of the log interval."""
-        whole = self.steps // self.num_envs
-        return (whole // self.log_every) * self.log_every if whole else 0
-
-    @property
-    def log_every(self) -> int:
-        """Iterations per log point."""
-        return max(1, (self.steps // self.num_envs) // self.num_logs)
-
-    @property
-    def num_log_points(self) -> int:
-        """Length of each metric curve (``num_logs``, fewer for tiny budgets)."""
-        return self.num_iterations // self.log_every
 
 
 class SACMetrics(NamedTuple):

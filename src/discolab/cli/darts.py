@@ -162,7 +162,7 @@ def _show_darts(study: Path, figures: Path | None = None, json_out: Path | None 
                       f"{story['uniform']:.3f}); the other non-zero ops {story['dropped_first']:.3f} -> "
                       f"{story['dropped_last']:.3f}", highlight=False, soft_wrap=True)
     if json_out is not None:
-        from discolab.darts.store import json_safe
+        from discolab.jsonable import json_safe
 
         record = {"study": str(study), "env": cfg.env, "config": json.loads(cfg.model_dump_json()),
                   "genotypes": [json.loads(g.to_json()) for g in genotypes], "search_seconds": search_s, **facts}

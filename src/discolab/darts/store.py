@@ -24,7 +24,9 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["SCHEMA_VERSION", "ArmRecord", "DartsStore", "Segment", "json_safe"]
+from discolab.jsonable import json_safe, nan_if_none
+
+__all__ = ["SCHEMA_VERSION", "ArmRecord", "DartsStore", "Segment"]
 
 SCHEMA_VERSION = 1
 
@@ -64,27 +66,6 @@ CREATE TABLE runs (
     PRIMARY KEY (arm, seed)
 );
 """
-
-
-def json_safe(value: Any) -> Any:
-    """Non-finite floats become None, recursively, so the JSON is standard."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
-
-
-def _nan_if_none(value: Any) -> Any:
-    if value is None:
-        return math.nan
-    if isinstance(value, list):
-        return [_nan_if_none(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _nan_if_none(v) for k, v in value.items()}
-    return value
 
 
 class Segment(NamedTuple):
@@ -174,7 +155,7 @@ class DartsStore:
 
     def segments(self) -> list[Segment]:
         rows = self._db.execute("SELECT update_end, updates, seconds, metrics FROM segments ORDER BY update_end")
-        return [Segment(u, n, s, _nan_if_none(json.loads(m))) for u, n, s, m in rows]
+        return [Segment(u, n, s, nan_if_none(json.loads(m))) for u, n, s, m in rows]
 
     # -- retrain phase ----------------------------------------------------------------
     def add_arm(self, arm: ArmRecord) -> None:
@@ -204,6 +185,6 @@ class DartsStore:
             ).fetchall()
             out.append(ArmRecord(
                 name, kind, genotype, count, compile_s, run_s, [r[0] for r in runs],
-                [math.nan if r[1] is None else r[1] for r in runs], [_nan_if_none(json.loads(r[2])) for r in runs],
+                [math.nan if r[1] is None else r[1] for r in runs], [nan_if_none(json.loads(r[2])) for r in runs],
             ))
         return out

@@ -23,7 +23,8 @@ import numpy as np
 
 from discolab.stability.data import make_corpus
 from discolab.stability.figures import plot_sweep
-from discolab.stability.store import GroupTiming, RunRecord, SweepStore, json_safe
+from discolab.jsonable import json_safe
+from discolab.stability.store import GroupTiming, RunRecord, SweepStore
 from discolab.stability.sweep import (
     Group, SweepConfig, cap_losses, final_losses, run_group, sensitivity_from_losses,
 )

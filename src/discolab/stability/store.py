@@ -18,7 +18,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["SCHEMA_VERSION", "GroupTiming", "RunRecord", "SweepStore", "json_safe"]
+from discolab.jsonable import json_safe, nan_if_none
+
+__all__ = ["SCHEMA_VERSION", "GroupTiming", "RunRecord", "SweepStore"]
 
 #: Bumped on any change of the tables below; a file of another version is refused.
 SCHEMA_VERSION = 1
@@ -69,25 +71,6 @@ class RunRecord(NamedTuple):
 class GroupTiming(NamedTuple):
     compile_s: float
     run_s: float
-
-
-def json_safe(value: Any) -> Any:
-    """Replaces non-finite floats by None, recursively, so the JSON is standard."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
-
-
-def _nan_if_none(value: Any) -> Any:
-    if value is None:
-        return math.nan
-    if isinstance(value, list):
-        return [_nan_if_none(v) for v in value]
-    return value
 
 
 class SweepStore:
@@ -158,5 +141,5 @@ class SweepStore:
 
 def _records(rows: Iterable[tuple[Any, ...]]) -> Iterable[RunRecord]:
     for width, variant, lr, seed, final, diverged, init, metrics in rows:
-        decoded = {k: _nan_if_none(v) for k, v in json.loads(metrics).items()}
-        yield RunRecord(width, variant, lr, seed, _nan_if_none(final), bool(diverged), _nan_if_none(init), decoded)
+        decoded = {k: nan_if_none(v) for k, v in json.loads(metrics).items()}
+        yield RunRecord(width, variant, lr, seed, nan_if_none(final), bool(diverged), nan_if_none(init), decoded)

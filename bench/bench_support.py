@@ -73,3 +73,33 @@ def write_result(name: str, result: dict[str, Any], out: Path | None = None) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path
+
+
+#: The peers' interpreter: a separate venv (stable-baselines3, sbx-rl, torch), so discolab's own stays lean.
+PEER_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+
+
+def run_peer_worker(script: str | Path, job: dict[str, Any]) -> dict[str, Any]:
+    """Runs ``script --peer-worker JOB`` in ``.venv-bench`` and returns the JSON row its last line prints.
+
+    A missing venv or a failed subprocess gives ``{"skipped": why}`` (with the
+    stderr tail), so a bench still writes its own arms.
+    """
+    import time
+
+    if not PEER_PYTHON.exists():
+        return {"skipped": f"{PEER_PYTHON} not found: python3 -m venv .venv-bench && "
+                           ".venv-bench/bin/pip install stable-baselines3 sbx-rl"}
+    t = time.perf_counter()
+    proc = subprocess.run(
+        [str(PEER_PYTHON), str(Path(script).resolve()), "--peer-worker", json.dumps(job)],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+    wall_s = time.perf_counter() - t
+    if proc.returncode != 0:
+        why = "not installed in .venv-bench" if "No module named" in proc.stderr else f"rc {proc.returncode}"
+        return {"skipped": f"the {job.get('lib')} subprocess failed ({why})", "stderr": proc.stderr[-3000:]}
+    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    row["subprocess_wall_s"] = wall_s
+    return row
+

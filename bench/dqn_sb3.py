@@ -80,19 +80,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench_support import ROOT, machine, now, source_revision, versions, write_result
+from bench_support import machine, now, run_peer_worker, source_revision, versions, write_result
 
 ENV_ID = "CartPole-v0"  # ours: gymnax CartPole-v1 dynamics, 200-step limit
 PEER_ENV_ID = "CartPole-v1"  # gymnasium, made with max_episode_steps=EPISODE
 EPISODE = 200
 RETURN_WINDOW = 5  # completed episodes per env in final_return (DQNConfig.return_window)
-PEER_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
 
 
 def settings(steps: int, num_envs: int) -> dict[str, Any]:
@@ -296,21 +294,10 @@ def peer_worker(lib: str, config: dict[str, Any], seed: int, torch_threads: int)
 
 
 def run_peer(lib: str, config: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    if not PEER_PYTHON.exists():
-        return {"skipped": f"{PEER_PYTHON} not found: python3 -m venv .venv-bench && "
-                           ".venv-bench/bin/pip install stable-baselines3 sbx-rl"}
     job = {"lib": lib, "config": config, "seed": args.seed, "torch_threads": args.torch_threads}
-    t = time.perf_counter()
-    proc = subprocess.run(
-        [str(PEER_PYTHON), str(Path(__file__).resolve()), "--peer-worker", json.dumps(job)],
-        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "JAX_PLATFORMS": "cpu"},
-    )
-    wall_s = time.perf_counter() - t
-    if proc.returncode != 0:
-        why = "not installed in .venv-bench" if "No module named" in proc.stderr else f"rc {proc.returncode}"
-        return {"skipped": f"the {lib} subprocess failed ({why})", "stderr": proc.stderr[-3000:]}
-    row = json.loads(proc.stdout.strip().splitlines()[-1])
-    row["subprocess_wall_s"] = wall_s
+    row = run_peer_worker(__file__, job)
+    if "skipped" in row:
+        return row
     print(f"  {lib}: setup {row['setup_s']:.1f}s, learn {row['run_s']:.1f}s, "
           f"{row['with_compile_steps_per_s']:,.0f} steps/s with setup, {row['steady_steps_per_s']:,.0f} steady; "
           f"final return {row['final_return']}, greedy eval {row['eval_return']:.0f}", flush=True)

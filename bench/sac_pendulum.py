@@ -78,17 +78,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench_support import ROOT, machine, now, source_revision, versions, write_result
+from bench_support import machine, now, run_peer_worker, source_revision, versions, write_result
 
 ENV_ID = "Pendulum-v1"
 EPISODE = 200  # Pendulum's fixed episode length
-PEER_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
 
 
 def settings(steps: int) -> dict[str, Any]:
@@ -319,22 +317,11 @@ def peer_worker(
 
 
 def run_peer(lib: str, config: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    if not PEER_PYTHON.exists():
-        return {"skipped": f"{PEER_PYTHON} not found: python3 -m venv .venv-bench && "
-                           ".venv-bench/bin/pip install stable-baselines3 sbx-rl"}
     job = {"lib": lib, "config": config, "seed": args.seed, "threshold": args.threshold, "window": args.window,
            "torch_threads": args.torch_threads}
-    t = time.perf_counter()
-    proc = subprocess.run(
-        [str(PEER_PYTHON), str(Path(__file__).resolve()), "--peer-worker", json.dumps(job)],
-        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "JAX_PLATFORMS": "cpu"},
-    )
-    wall_s = time.perf_counter() - t
-    if proc.returncode != 0:
-        why = "not installed in .venv-bench" if "No module named" in proc.stderr else f"rc {proc.returncode}"
-        return {"skipped": f"the {lib} subprocess failed ({why})", "stderr": proc.stderr[-3000:]}
-    row = json.loads(proc.stdout.strip().splitlines()[-1])
-    row["subprocess_wall_s"] = wall_s
+    row = run_peer_worker(__file__, job)
+    if "skipped" in row:
+        return row
     print(f"  {lib}: setup {row['setup_s']:.1f}s, learn {row['run_s']:.1f}s, "
           f"{row['with_compile_steps_per_s']:,.0f} steps/s with setup; final return {row['final_return']:.0f}; "
           f"threshold at {row['threshold_s']} s", flush=True)
@@ -420,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
                           "run_s) (peers: setup_s + learn_s); steady: / run_s; *_per_cpu_s: the same per CPU "
                           "second of the process (time.process_time, all its threads), which a shared, loaded "
                           "machine disturbs less than wall time",
-            "threshold": "wall seconds until the mean of the last `window` training-episode returns reaches "
+            "time_to_threshold": "wall seconds until the mean of the last `window` training-episode returns reaches "
                          "`threshold`; peers measured by callback from the start of setup; ours estimated as "
                          "compile_s + run_s * steps_at_crossing / steps (one call returns all agents at once)",
             "returns": "final_return: mean of 10 deterministic evaluation episodes after training",

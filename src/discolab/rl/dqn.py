@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import optax
 from pydantic import BaseModel, Field, model_validator
 
-from discolab.rl import envs, replay
+from discolab.rl import envs, replay, tree
 from discolab.rl.budget import StepBudget
 from discolab.rl.networks import QNetwork
 from discolab.rl.types import LossFn, LossParams
@@ -151,15 +151,6 @@ class StepStats(NamedTuple):
 TrainFn = Callable[[LossParams, jax.Array], Metrics]
 
 
-def _tree_all_finite(tree: Any) -> jax.Array:
-    leaves = jax.tree.leaves(tree)
-    return functools.reduce(jnp.logical_and, [jnp.all(jnp.isfinite(x)) for x in leaves], jnp.bool_(True))
-
-
-def _tree_where(cond: jax.Array, new: Any, old: Any) -> Any:
-    return jax.tree.map(lambda a, b: jnp.where(cond, a, b), new, old)
-
-
 def make_train(cfg: DQNConfig, loss_fn: LossFn) -> TrainFn:
     """Builds the pure training function of a DQN agent whose loss is ``loss_fn``.
 
@@ -237,15 +228,15 @@ def make_train(cfg: DQNConfig, loss_fn: LossFn) -> TrainFn:
         params = optax.apply_updates(state.params, updates)
 
         ready = (state.iteration * n_envs >= cfg.learning_starts) & (state.buffer.size >= cfg.batch_size)
-        ok = jnp.isfinite(loss) & _tree_all_finite(grads)
+        ok = jnp.isfinite(loss) & tree.all_finite(grads)
         apply = ready & ok
         n_updates = state.updates + ready.astype(jnp.int32)
         sync = ready & (n_updates % cfg.target_update == 0)
-        params = _tree_where(apply, params, state.params)
+        params = tree.where(apply, params, state.params)
         state = state._replace(
             params=params,
-            opt_state=_tree_where(apply, opt_state, state.opt_state),
-            target_params=_tree_where(sync, params, state.target_params),
+            opt_state=tree.where(apply, opt_state, state.opt_state),
+            target_params=tree.where(sync, params, state.target_params),
             updates=n_updates,
             nonfinite=state.nonfinite + (ready & ~ok).astype(jnp.int32),
         )

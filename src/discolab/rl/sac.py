@@ -74,7 +74,7 @@ import jax.numpy as jnp
 import optax
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from discolab.rl import envs, replay
+from discolab.rl import envs, replay, tree
 from discolab.rl.budget import StepBudget
 from discolab.rl.networks import ContinuousQNetwork, TanhGaussianActor
 from discolab.rl.types import LossFn, LossInputs, LossParams
@@ -209,15 +209,6 @@ class StepStats(NamedTuple):
 SACTrainFn = Callable[[LossParams, jax.Array], SACMetrics]
 
 
-def _tree_all_finite(tree: Any) -> jax.Array:
-    leaves = jax.tree.leaves(tree)
-    return functools.reduce(jnp.logical_and, [jnp.all(jnp.isfinite(x)) for x in leaves], jnp.bool_(True))
-
-
-def _tree_where(cond: jax.Array, new: Any, old: Any) -> Any:
-    return jax.tree.map(lambda a, b: jnp.where(cond, a, b), new, old)
-
-
 def _stack(trees: Sequence[Any]) -> Any:
     return jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *trees)
 
@@ -337,10 +328,10 @@ def make_sac(
 
         (c_loss, q_mean), c_grads = jax.value_and_grad(critic_objective, has_aux=True)(state.critic_params)
         updates, critic_opt = critic_tx.update(c_grads, state.critic_opt, state.critic_params)
-        c_ok = jnp.isfinite(c_loss) & _tree_all_finite(c_grads)
+        c_ok = jnp.isfinite(c_loss) & tree.all_finite(c_grads)
         c_apply = ready & c_ok
-        critic_params = _tree_where(c_apply, optax.apply_updates(state.critic_params, updates), state.critic_params)
-        critic_opt = _tree_where(c_apply, critic_opt, state.critic_opt)
+        critic_params = tree.where(c_apply, optax.apply_updates(state.critic_params, updates), state.critic_params)
+        critic_opt = tree.where(c_apply, critic_opt, state.critic_opt)
 
         frozen_critics = jax.lax.stop_gradient(critic_params)
         q_sa_min = jnp.min(q_twin(frozen_critics, obs, action), axis=0)
@@ -357,16 +348,16 @@ def make_sac(
 
         (a_loss, entropy), a_grads = jax.value_and_grad(actor_objective, has_aux=True)(state.actor_params)
         updates, actor_opt = actor_tx.update(a_grads, state.actor_opt, state.actor_params)
-        a_ok = jnp.isfinite(a_loss) & _tree_all_finite(a_grads)
+        a_ok = jnp.isfinite(a_loss) & tree.all_finite(a_grads)
         a_apply = ready & a_ok
-        actor_params = _tree_where(a_apply, optax.apply_updates(state.actor_params, updates), state.actor_params)
-        actor_opt = _tree_where(a_apply, actor_opt, state.actor_opt)
+        actor_params = tree.where(a_apply, optax.apply_updates(state.actor_params, updates), state.actor_params)
+        actor_opt = tree.where(a_apply, actor_opt, state.actor_opt)
 
         polyak = optax.incremental_update(critic_params, state.target_params, cfg.tau)
         state = state._replace(
             actor_params=actor_params,
             critic_params=critic_params,
-            target_params=_tree_where(ready, polyak, state.target_params),
+            target_params=tree.where(ready, polyak, state.target_params),
             actor_opt=actor_opt,
             critic_opt=critic_opt,
             nonfinite=state.nonfinite + (ready & ~c_ok).astype(jnp.int32) + (ready & ~a_ok).astype(jnp.int32),

@@ -6,7 +6,7 @@ from discolab.rl import envs
 
 
 class StepBudget:
-    """Mixin of a trainer config with ``env_id``, ``total_steps``, ``num_envs`` and ``num_logs`` fields.
+    """Mixin of a trainer config with ``env_id``, ``total_steps``, ``num_envs``, ``num_logs`` and ``buffer_size``.
 
     One iteration steps ``num_envs`` envs; iterations are grouped into log
     points, so the run is a multiple of the log interval (a few trailing
@@ -17,6 +17,14 @@ class StepBudget:
     total_steps: int | None
     num_envs: int
     num_logs: int
+    buffer_size: int
+
+    def check_budget(self) -> None:
+        """ValueError if the replay buffer does not tile the envs or the budget is under one iteration."""
+        if self.buffer_size % self.num_envs:
+            raise ValueError(f"buffer_size {self.buffer_size} must be a multiple of num_envs {self.num_envs}")
+        if self.num_iterations < 1:
+            raise ValueError(f"total_steps {self.steps} is less than one step of {self.num_envs} envs")
 
     @property
     def env_spec(self) -> envs.EnvSpec:

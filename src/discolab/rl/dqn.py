@@ -87,10 +87,7 @@ class DQNConfig(StepBudget, BaseModel, frozen=True, extra="forbid"):
     @model_validator(mode="after")
     def _check(self) -> DQNConfig:
         envs.spec(self.env_id)  # unknown names list the known ones
-        if self.buffer_size % self.num_envs:
-            raise ValueError(f"buffer_size {self.buffer_size} must be a multiple of num_envs {self.num_envs}")
-        if self.num_iterations < 1:
-            raise ValueError(f"total_steps {self.steps} is less than one step of {self.num_envs} envs")
+        self.check_budget()
         return self
 
 

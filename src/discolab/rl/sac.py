@@ -146,10 +146,7 @@ class SACConfig(StepBudget, BaseModel, frozen=True, extra="forbid"):
             continuous = [n for n, r in envs.table().items() if r.continuous]
             raise ValueError(f"{self.env_id} has discrete actions; SAC needs a continuous one: {continuous}")
         envs.with_params(self.env_id, dict(self.env_overrides))  # unknown fields list the env's fields
-        if self.buffer_size % self.num_envs:
-            raise ValueError(f"buffer_size {self.buffer_size} must be a multiple of num_envs {self.num_envs}")
-        if self.num_iterations < 1:
-            raise ValueError(f"total_steps {self.steps} is less than one step of {self.num_envs} envs")
+        self.check_budget()
         return self
 
     @property

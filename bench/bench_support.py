@@ -103,3 +103,27 @@ def run_peer_worker(script: str | Path, job: dict[str, Any]) -> dict[str, Any]:
     row["subprocess_wall_s"] = wall_s
     return row
 
+
+def throughput_ratios(rows: dict[str, dict[str, Any]], peers: Sequence[str] = ("sb3", "sbx")) -> dict[str, float]:
+    """Steps/s ratios of a bench's rows (wall and CPU seconds, with compile and steady).
+
+    ``interpreted_over_ours_*``: median over the alternating repeats stored in
+    ``rows["interpreted"]["repeats"]`` (or the single pair); ``ARM_over_PEER_*``
+    for ``ours`` and ``interpreted`` against every peer that ran.
+    """
+    import statistics
+
+    ratios: dict[str, float] = {}
+    repeats = rows["interpreted"].get("repeats") or [{"ours": rows["ours"], "interpreted": rows["interpreted"]}]
+    keys = [f"{kind}_steps_per_{unit}" for kind in ("with_compile", "steady") for unit in ("s", "cpu_s")]
+    for key in keys:
+        ratios[f"interpreted_over_ours_{key}"] = float(statistics.median(
+            r["interpreted"][key] / r["ours"][key] for r in repeats))
+    for peer in peers:
+        if "steady_steps_per_s" not in rows[peer]:
+            continue
+        for key in keys:
+            for arm in ("ours", "interpreted"):
+                ratios[f"{arm}_over_{peer}_{key}"] = rows[arm][key] / rows[peer][key]
+    return ratios
+

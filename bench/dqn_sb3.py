@@ -85,7 +85,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_support import machine, now, run_peer_worker, source_revision, versions, write_result
+from bench_support import machine, now, run_peer_worker, source_revision, throughput_ratios, versions, write_result
 
 ENV_ID = "CartPole-v0"  # ours: gymnax CartPole-v1 dynamics, 200-step limit
 PEER_ENV_ID = "CartPole-v1"  # gymnasium, made with max_episode_steps=EPISODE
@@ -331,23 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     for lib in ("sb3", "sbx"):
         rows[lib] = {"skipped": "--no-peers"} if args.no_peers else run_peer(lib, config, args)
 
-    import numpy as np
-
-    ratios = {}
-    repeats = rows["interpreted"].get("repeats") or [{"ours": rows["ours"], "interpreted": rows["interpreted"]}]
-    for kind in ("with_compile", "steady"):
-        for unit in ("s", "cpu_s"):
-            key = f"{kind}_steps_per_{unit}"
-            ratios[f"interpreted_over_ours_{key}"] = float(np.median(
-                [r["interpreted"][key] / r["ours"][key] for r in repeats]))
-    for peer in ("sb3", "sbx"):
-        if "steady_steps_per_s" not in rows[peer]:
-            continue
-        for kind in ("with_compile", "steady"):
-            for unit in ("s", "cpu_s"):
-                for arm in ("ours", "interpreted"):
-                    ratios[f"{arm}_over_{peer}_{kind}_steps_per_{unit}"] = (rows[arm][f"{kind}_steps_per_{unit}"]
-                                                                            / rows[peer][f"{kind}_steps_per_{unit}"])
+    ratios = throughput_ratios(rows)
     result = {
         "benchmark": "DQN on CartPole (200-step limit): a population of discolab make_train agents in one jitted "
                      "call, with the hand-written DQN loss (ours) and with DQN as an interpreted program through "

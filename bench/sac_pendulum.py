@@ -83,7 +83,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_support import machine, now, run_peer_worker, source_revision, versions, write_result
+from bench_support import machine, now, run_peer_worker, source_revision, throughput_ratios, versions, write_result
 
 ENV_ID = "Pendulum-v1"
 EPISODE = 200  # Pendulum's fixed episode length
@@ -359,26 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     for lib in ("sb3", "sbx"):
         rows[lib] = {"skipped": "--no-peers"} if args.no_peers else run_peer(lib, config, args)
 
-    import numpy as np
-
-    ratios = {}
-    # The search's interpreted losses against the same SAC with hand-written ones (goal: at least 0.8).
-    repeats = rows["interpreted"].get("repeats") or [
-        {"ours": rows["ours"], "interpreted": rows["interpreted"]}]
-    for kind in ("with_compile", "steady"):
-        for unit in ("s", "cpu_s"):
-            key = f"{kind}_steps_per_{unit}"
-            ratios[f"interpreted_over_ours_{key}"] = float(np.median(
-                [r["interpreted"][key] / r["ours"][key] for r in repeats]))
+    ratios = throughput_ratios(rows)
     for peer in ("sb3", "sbx"):
-        if "steady_steps_per_s" not in rows[peer]:
-            continue
-        for kind in ("with_compile", "steady"):
-            for unit in ("s", "cpu_s"):
-                for arm in ("ours", "interpreted"):
-                    ratios[f"{arm}_over_{peer}_{kind}_steps_per_{unit}"] = (rows[arm][f"{kind}_steps_per_{unit}"]
-                                                                            / rows[peer][f"{kind}_steps_per_{unit}"])
-        if rows[peer]["threshold_s"] is not None:
+        if rows[peer].get("threshold_s") is not None:
             for which in ("median_agent", "all_agents"):
                 ours = rows["ours"][f"threshold_s_{which}"]
                 if ours is not None:

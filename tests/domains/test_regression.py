@@ -161,6 +161,25 @@ def test_batches_reuse_bucketed_compiles() -> None:
     assert (bucket_size(1), bucket_size(32), bucket_size(33), bucket_size(100)) == (32, 32, 64, 128)
 
 
+def test_a_small_batch_reuses_a_larger_compiled_bucket() -> None:
+    # max_nodes=11: a space of its own. After a batch of 100 (bucket 128), batches of 3 and 40 pad
+    # to 128 too (no compile), and score exactly as a domain that pads them to 32 and 64.
+    domain, alone = small(max_nodes=11), small(max_nodes=11)
+    interpreter = batched_interpreter(domain.space, naive=True)
+    programs = [SIN_X, X_PLUS_X, TWO_X, OVERFLOW] * 25
+    domain.evaluate(programs)
+    compiled = interpreter._cache_size()
+    padded = [domain.evaluate(programs[:n]) for n in (3, 40)]
+    assert interpreter._cache_size() == compiled
+    unpadded = [alone.evaluate(programs[:n]) for n in (3, 40)]
+    assert interpreter._cache_size() == compiled + 2  # the other domain's buckets 32 and 64
+    for ours, theirs in zip(padded, unpadded):
+        assert [(e.status, e.objectives) for e in ours] == [(e.status, e.objectives) for e in theirs]
+    # The padded size, for a fresh domain: a bucket used before is reused up to 16x the batch's own.
+    fresh = small(max_nodes=11)
+    assert [fresh._bucket(n) for n in (600, 1, 100, 40, 3000)] == [1024, 32, 1024, 1024, 4096]
+
+
 def test_results_do_not_depend_on_the_batch() -> None:
     domain = small()
     alone = domain.evaluate([TWO_X])[0]

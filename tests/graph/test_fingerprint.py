@@ -86,3 +86,16 @@ def test_fingerprint_is_deterministic(seed):
     rng = np.random.default_rng(seed)
     programs = [random_program(SPACE, rng) for _ in range(PAD)]
     assert fingerprints(programs, SPACE, INPUTS) == fingerprints(programs, SPACE, INPUTS, pad_to=PAD)
+
+
+def test_batch_fingerprints_equal_hashing_each_row():
+    # fingerprints rounds the batch's outputs at once; each must equal hash_outputs of its own row.
+    from discolab.graph.interpret import batched_interpreter, encode
+
+    rng = np.random.default_rng(3)
+    squares = [("mul", [0, 0])] + [("mul", [k, k]) for k in range(5, 9)]  # x0^32: inf for most inputs
+    overflow = Program.from_nodes([*squares, ("sub", [9, 9])])  # inf - inf: NaN
+    programs = [random_program(SPACE, rng) for _ in range(PAD - 1)] + [overflow]
+    outputs = np.asarray(batched_interpreter(SPACE, naive=True)(encode(programs, SPACE, pad_to=PAD), INPUTS))
+    assert np.isnan(outputs[-1]).any()
+    assert fingerprints(programs, SPACE, INPUTS, pad_to=PAD) == [hash_outputs(outputs[p]) for p in range(PAD)]

@@ -14,8 +14,8 @@ import pytest
 from graphtest_support import FLOAT_OPS, TRACE_COUNT, dqn_space
 
 from discolab.graph import (
-    EncodedPrograms, Program, SearchSpace, batched_interpreter, encode, fingerprints, interpret, random_program,
-    validate,
+    EncodedPrograms, Program, SearchSpace, batched_interpreter, encode, fingerprints, interpret, prune,
+    random_program, validate,
 )
 from discolab.graph.ops import DIV_EPS, EXP_CLIP, LOG_EPS
 
@@ -151,6 +151,42 @@ def test_encode_pads_nodes_and_batch():
     assert encoded.output.tolist() == [3, 9, 3, 3, 3]  # padded rows repeat the first program
     assert encoded.op_ids[0, 0] == SPACE.ops.index("add")
     assert encoded.args[1, 6].tolist() == [6, 8]
+
+
+def _encode_reference(programs, space, pad_to=None, dead_nodes=True):
+    """encode as first written: one numpy item assignment per node."""
+    n, a = space.max_nodes, max(space.max_arity, 1)
+    count = max(len(programs), pad_to or 0)
+    op_ids, args, output = np.zeros((count, n), np.int32), np.zeros((count, n, a), np.int32), np.zeros(count, np.int32)
+    for p in range(count):
+        program = programs[p] if p < len(programs) else programs[0]
+        if not dead_nodes:
+            program = prune(program, space)
+        for i, node in enumerate(program.nodes):
+            op_ids[p, i] = space.ops.index(node.op)
+            args[p, i, : len(node.args)] = node.args
+        output[p] = space.n_fixed + len(program.nodes) - 1
+    return op_ids, args, output
+
+
+@pytest.mark.parametrize("space_name", ["float", "dqn"])
+def test_encode_equals_item_by_item_encoding(mixed_ops, space_name):
+    space = SPACE if space_name == "float" else dqn_space()
+    rng = np.random.default_rng(11)
+    programs = [random_program(space, rng) for _ in range(40)]
+    for kwargs in ({}, {"pad_to": 64}, {"dead_nodes": False}, {"pad_to": 50, "dead_nodes": False}):
+        got = encode(programs, space, **kwargs)
+        for have, want in zip(got, _encode_reference(programs, space, **kwargs)):
+            assert have.dtype == want.dtype and have.shape == want.shape
+            np.testing.assert_array_equal(have, want)
+    # Rows are kept on each program for its space: another space (more nodes) gets its own.
+    wider = dataclasses.replace(space, max_nodes=space.max_nodes + 3)
+    for have, want in zip(encode(programs, wider), _encode_reference(programs, wider)):
+        np.testing.assert_array_equal(have, want)
+    empty = encode([], space)
+    assert [x.shape for x in empty] == [(0, space.max_nodes), (0, space.max_nodes, space.max_arity), (0,)]
+    with pytest.raises(IndexError):
+        encode([Program.from_nodes([("add", [0, 0])] * (space.max_nodes + 1))], space)
 
 
 def test_interpreted_dqn_loss_equals_hand_written(mixed_ops):

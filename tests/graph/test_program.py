@@ -135,3 +135,53 @@ def test_prune_keeps_interpreted_values(spaces, seed):
     inputs = {n: rng.uniform(-3, 3, 8).astype(np.float32) for n, _ in space.inputs}
     out = np.asarray(interpret([program, prune(program, space)], space, inputs))
     np.testing.assert_array_equal(out[0], out[1])
+
+
+def _live_reference(program: Program, n_fixed: int) -> set[int]:
+    """live_slots as first written, without caches."""
+    live = {n_fixed + len(program.nodes) - 1}
+    for i in range(len(program.nodes) - 1, -1, -1):
+        if n_fixed + i in live:
+            live.update(program.nodes[i].args)
+    return live
+
+
+def test_cached_derived_data_cannot_go_stale(spaces):
+    # The JSON and liveness a program caches are functions of its nodes, which never change:
+    # the program and its nodes are frozen, and the nodes are held in a tuple even if given as a list.
+    program = Program([Node("sin", (1,)), Node("add", (0, 3)), Node("mul", (6, 0))])  # type: ignore[arg-type]
+    assert isinstance(program.nodes, tuple) and program == Program.from_nodes(
+        [("sin", [1]), ("add", [0, 3]), ("mul", [6, 0])])
+    with pytest.raises(AttributeError):
+        program.nodes = ()  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        program.nodes[0].args = (0,)  # type: ignore[misc]
+    first = program.to_json()
+    assert program.to_json() is first  # cached
+    assert first == json.dumps([[n.op, list(n.args)] for n in program.nodes], separators=(",", ":"))
+    live = live_slots(program, R)
+    assert live == {0, 3, 6, 7} == _live_reference(program, R.n_fixed)
+    live.add(99)  # a caller's copy: the cache is not touched
+    assert live_slots(program, R) == {0, 3, 6, 7}
+    # The same nodes under a space with other fixed slots: liveness is recomputed for it.
+    tiny = spaces["tiny"]  # one input: the nodes read other slots there
+    assert live_slots(program, tiny) == _live_reference(program, tiny.n_fixed)
+    assert live_slots(program, R) == {0, 3, 6, 7}
+
+
+@pytest.mark.parametrize("name", SPACE_NAMES)
+def test_cached_data_equals_fresh_computation_and_is_not_pickled(spaces, name):
+    import pickle
+
+    space = spaces[name]
+    rng = np.random.default_rng(5)
+    program = random_program(space, rng)
+    for _ in range(30):
+        program = mutate(program, space, rng)
+        fresh = Program.from_json(program.to_json())  # an equal program with no caches yet
+        assert live_slots(program, space) == live_slots(fresh, space) == _live_reference(fresh, space.n_fixed)
+        assert structural_hash(program, space) == structural_hash(fresh, space)
+        assert is_valid(program, space) and is_valid(fresh, space)
+    copy = pickle.loads(pickle.dumps(program))
+    assert copy == program and set(vars(copy)) == {"nodes"}
+    assert copy.to_json() == program.to_json() and live_slots(copy, space) == live_slots(program, space)

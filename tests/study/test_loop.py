@@ -216,3 +216,32 @@ def test_a_domains_random_program_draws_the_fresh_programs(study_path, monkeypat
     with Store.open(study_path) as store:
         first = next(store.rows())
     assert first.program == marker
+
+
+def test_a_study_leaves_the_garbage_collector_as_it_found_it(tmp_path):
+    # run_study freezes the objects that predate it and collects less often while it runs; it
+    # restores both on return, even on an error, and objects a caller froze stay frozen.
+    import gc
+
+    threshold = gc.get_threshold()
+    seen = []
+    assert gc.get_freeze_count() == 0
+    run(tmp_path / "a.db", make_config({"evaluations": 6, "batch_size": 3}),
+        on_batch=lambda _: seen.append((gc.get_freeze_count() > 0, gc.get_threshold()[0])))
+    assert seen and all(frozen and young >= 10_000 for frozen, young in seen)
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == threshold
+    def interrupt(progress):
+        raise KeyboardInterrupt
+
+    create_study(tmp_path / "c.db", make_config({"evaluations": 6, "batch_size": 3}))
+    with pytest.raises(KeyboardInterrupt):
+        run_study(tmp_path / "c.db", on_batch=interrupt)
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == threshold
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        run(tmp_path / "b.db", make_config({"evaluations": 6, "batch_size": 3}))
+        assert gc.get_freeze_count() > frozen // 2  # still frozen (a few frozen objects may have been freed)
+    finally:
+        gc.unfreeze()
+    assert sequence(tmp_path / "a.db") == sequence(tmp_path / "b.db")

@@ -4,7 +4,10 @@ A candidate is a formula over the inputs ``x0``, ``x1`` (Nguyen) or the CSV's
 feature names. Every batch is scored in ONE jitted interpreter call on the
 training and held-out points together, padded to a bucket size (the next
 power of two, at least 32) so that batches of varying size reuse a handful of
-compiled functions.
+compiled functions; a batch reuses a larger bucket the domain has already
+compiled, up to ``MAX_PAD_FACTOR`` times its own, since a compile costs more
+than running a few hundred padding rows (the outputs do not depend on the
+padding).
 
 Scores:
 
@@ -50,9 +53,7 @@ from discolab.domains import nguyen, tabular
 from discolab.domains.base import Evaluation, Stage, Status, check_op_names
 from discolab.domains.registry import register
 from discolab.domains.tabular import DataError
-from discolab.graph import (
-    EncodedPrograms, Program, SearchSpace, ValueType, batched_interpreter, encode,
-)
+from discolab.graph import Program, SearchSpace, ValueType, batched_interpreter, encode
 from discolab.graph.program import is_valid
 
 __all__ = [
@@ -67,6 +68,8 @@ SIMPLIFY_MAX_OPS = 40
 INTERPRETER_TOLERANCE = 1e-4
 #: Smallest padded batch; batches pad to the next power of two above it.
 MIN_BUCKET = 32
+#: A batch pads to an already compiled bucket up to this many times its own bucket.
+MAX_PAD_FACTOR = 16
 #: Programs per call of the dense-grid recovery check (a fixed shape: one compile).
 GRID_CHUNK = 32
 FINGERPRINT_POINTS_PER_VAR = 16
@@ -222,6 +225,7 @@ class RegressionDomain:
             v: jnp.asarray(np.concatenate([train_x[:, i], test_x[:, i]]), jnp.float32)
             for i, v in enumerate(self.variables)
         }
+        self._buckets: set[int] = set()  # padded sizes this domain has run (and so compiled)
         rng = np.random.default_rng(FINGERPRINT_SEED)
         n = FINGERPRINT_POINTS_PER_VAR * len(self.variables)
         self._fingerprint = {
@@ -243,10 +247,22 @@ class RegressionDomain:
 
     def _run(self, programs: Sequence[Program], inputs: Mapping[str, Any], pad_to: int | None = None) -> np.ndarray:
         """Outputs ``[len(programs), n]`` of one bucketed (or ``pad_to``), jitted call, as float64."""
-        encoded = encode(programs, self.space, pad_to=pad_to or bucket_size(len(programs)))
+        encoded = encode(programs, self.space, pad_to=pad_to or self._bucket(len(programs)))
         # Forward only: the reference interpreter is the faster one without gradients (docs/interpreter.md).
-        out = batched_interpreter(self.space, naive=True)(EncodedPrograms(*map(jnp.asarray, encoded)), inputs)
+        # Host arrays go to the jitted call as they are: jnp.asarray first would add a transfer per array.
+        out = batched_interpreter(self.space, naive=True)(encoded, inputs)
         return np.asarray(out, np.float64)[: len(programs)]
+
+    def _bucket(self, n: int) -> int:
+        """The padded size for ``n`` programs.
+
+        The smallest bucket this domain ran before that holds them, if at most ``MAX_PAD_FACTOR``
+        times their own (a study's smaller batches then cost no compile), else ``bucket_size(n)``.
+        """
+        own = bucket_size(n)
+        size = min((b for b in self._buckets if own <= b <= own * MAX_PAD_FACTOR), default=own)
+        self._buckets.add(size)
+        return size
 
     def evaluate(
         self, programs: Sequence[Program], seed: int = 0, previous: Sequence[Evaluation] | None = None
@@ -272,18 +288,14 @@ class RegressionDomain:
             recovered_flags = self._recovered(
                 [programs[i] for i in valid], finite & (err_test < RECOVERY_CHECK_NRMSE)
             )
-            for k, i in enumerate(valid):
-                if not finite[k]:
+            # As Python floats and bools once (the same values as float(err_test[k]) one by one).
+            columns = zip(valid, finite.tolist(), err_test.tolist(), err_train.tolist(), recovered_flags.tolist())
+            for i, is_finite, test, train, flag in columns:
+                if not is_finite:
                     results[i] = (Status.NON_FINITE, {"fitness": self.fitness_floor}, False)
                     continue
-                scores = {
-                    "fitness": 1.0 / (1.0 + float(err_test[k])),
-                    "nrmse_test": float(err_test[k]),
-                    "nrmse_train": float(err_train[k]),
-                }
-                recovered = bool(recovered_flags[k]) and (
-                    self.problem is not None or scores["nrmse_test"] < self.config.recovery_tolerance
-                )
+                scores = {"fitness": 1.0 / (1.0 + test), "nrmse_test": test, "nrmse_train": train}
+                recovered = flag and (self.problem is not None or test < self.config.recovery_tolerance)
                 results[i] = (Status.OK, scores, recovered)
         seconds = (time.perf_counter() - start) / len(programs)
         return [

@@ -10,11 +10,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-import jax.numpy as jnp
 import numpy as np
 
 from discolab.graph import composite
-from discolab.graph.interpret import Inputs, EncodedPrograms, batched_interpreter, encode
+from discolab.graph.interpret import Inputs, batched_interpreter, encode
 from discolab.graph.program import Program
 from discolab.graph.space import SearchSpace
 from discolab.graph.types import ValueType
@@ -79,5 +78,14 @@ def fingerprints(programs: Sequence[Program], space: SearchSpace, inputs: Inputs
         return [hashlib.sha256("|".join(fps).encode()).hexdigest()[:32] for fps in zip(*per_part)]
     encoded = encode(programs, space, pad_to=pad_to)
     # Forward only: the reference interpreter is the faster one without gradients (docs/interpreter.md).
-    outputs = np.asarray(batched_interpreter(space, naive=True)(EncodedPrograms(*map(jnp.asarray, encoded)), inputs))
-    return [hash_outputs(outputs[p]) for p in range(len(programs))]
+    # Host arrays go to the jitted call as they are: jnp.asarray first would add a transfer per array.
+    outputs = np.asarray(batched_interpreter(space, naive=True)(encoded, inputs))[: len(programs)]
+    return _hash_rows(outputs)
+
+
+def _hash_rows(outputs: np.ndarray) -> list[str]:
+    """``hash_outputs`` of each row of ``outputs [P, ...]``, rounding the whole batch at once."""
+    rounded = round_significant(outputs)  # elementwise: the same values as row by row
+    rounded[np.isnan(rounded)] = np.nan
+    rounded = np.ascontiguousarray(rounded)
+    return [hashlib.sha256(row.tobytes()).hexdigest()[:32] for row in rounded]

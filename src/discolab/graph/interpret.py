@@ -75,19 +75,41 @@ def encode(
     """
     n, a = space.max_nodes, max(space.max_arity, 1)
     count = max(len(programs), pad_to or 0)
-    op_ids = np.zeros((count, n), np.int32)
-    args = np.zeros((count, n, a), np.int32)
-    output = np.zeros((count,), np.int32)
+    if count == 0:
+        return EncodedPrograms(np.zeros((0, n), np.int32), np.zeros((0, n, a), np.int32), np.zeros((0,), np.int32))
     index = {name: k for k, name in enumerate(space.ops)}
-    for p in range(count):
-        program = programs[p] if p < len(programs) else programs[0]
-        if not dead_nodes:
-            program = prune(program, space)
-        for i, node in enumerate(program.nodes):
-            op_ids[p, i] = index[node.op]
-            args[p, i, : len(node.args)] = node.args
-        output[p] = space.n_fixed + len(program.nodes) - 1
+    rows = [_encoded_row(program if dead_nodes else prune(program, space), space, index) for program in programs]
+    rows += rows[:1] * (count - len(programs))  # padding repeats the first program
+    # One conversion per array: numpy item assignment per node cost more than the interpreter call.
+    op_ids = np.array([ops for ops, _, _ in rows], np.int32)
+    args = np.array([flat for _, flat, _ in rows], np.int32).reshape(count, n, a)
+    output = np.array([out for _, _, out in rows], np.int32)
     return EncodedPrograms(op_ids, args, output)
+
+
+def _encoded_row(program: Program, space: SearchSpace, index: Mapping[str, int]) -> tuple[list[int], list[int], int]:
+    """One program's op ids ``[N]``, flat argument slots ``[N * A]`` and output slot.
+
+    Kept on the program for its space: a study encodes each new program twice (its fingerprint,
+    then its score), and a program never changes.
+    """
+    cached = program.__dict__.get("_encoded")
+    if cached is not None and cached[0] is space:
+        return cached[1]
+    n, a = space.max_nodes, max(space.max_arity, 1)
+    nodes = program.nodes
+    if len(nodes) > n:
+        raise IndexError(f"program has {len(nodes)} nodes; the space encodes at most {n}")
+    ops = [index[node.op] for node in nodes] + [0] * (n - len(nodes))
+    flat: list[int] = []
+    for node in nodes:
+        if len(node.args) > a:
+            raise ValueError(f"op {node.op!r} has {len(node.args)} arguments; the space's ops take at most {a}")
+        flat += node.args
+        flat += [0] * (a - len(node.args))
+    row = (ops, flat + [0] * (a * (n - len(nodes))), space.n_fixed + len(nodes) - 1)
+    program.__dict__["_encoded"] = (space, row)
+    return row
 
 
 class BatchPlan(NamedTuple):

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from discolab.graph import ops as ops_lib
 from discolab.graph.space import SearchSpace
 from discolab.graph.types import ValueType
+
+
+#: ``json.dumps(..., separators=(",", ":"))`` without building an encoder per call; nodes (strings
+#: and integers in tuples) cannot hold a cycle, so the encoder does not look for one.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 class InvalidProgram(ValueError):
@@ -34,11 +41,26 @@ class Program:
 
     nodes: tuple[Node, ...]
 
+    # Derived data (the JSON here; liveness, node types and the interpreter's encoding where they
+    # are made) is cached in the instance ``__dict__``, beside the one field: a program never
+    # changes (frozen, ``nodes`` a tuple of frozen nodes), so a cache cannot go stale, and a study
+    # asks for the same program's JSON, liveness and encoding several times.
+
+    def __post_init__(self) -> None:
+        if type(self.nodes) is not tuple:  # a list would make the program (and its caches) mutable
+            object.__setattr__(self, "nodes", tuple(self.nodes))
+
     def __len__(self) -> int:
         return len(self.nodes)
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"nodes": self.nodes}  # pickles (Ray) carry the program, not its caches
+
     def to_json(self) -> str:
-        return json.dumps([[n.op, list(n.args)] for n in self.nodes], separators=(",", ":"))
+        text = self.__dict__.get("_json")
+        if text is None:  # a tuple encodes as a list
+            text = self.__dict__["_json"] = _COMPACT_JSON.encode([[n.op, n.args] for n in self.nodes])
+        return text
 
     @classmethod
     def from_json(cls, text: str) -> Program:
@@ -54,7 +76,7 @@ class Program:
         The plain constructor trusts its ``Node`` tuples (mutation builds them
         already normal); outside input comes through here or ``from_json``.
         """
-        return cls(tuple(Node(str(op), tuple(int(a) for a in args)) for op, args in nodes))
+        return cls(tuple([Node(str(op), tuple(map(int, args))) for op, args in nodes]))
 
 
 def slot_type(program: Program, space: SearchSpace, slot: int) -> ValueType:
@@ -65,20 +87,53 @@ def slot_type(program: Program, space: SearchSpace, slot: int) -> ValueType:
 
 def live_slots(program: Program, space: SearchSpace) -> set[int]:
     """Slots the output depends on (the output's slot included)."""
-    n_fixed = space.n_fixed
-    live = {n_fixed + len(program.nodes) - 1}
-    for i in range(len(program.nodes) - 1, -1, -1):
-        if n_fixed + i in live:
-            live.update(program.nodes[i].args)
-    return live
+    return set(live_set(program, space.n_fixed))
+
+
+def live_set(program: Program, n_fixed: int) -> frozenset[int]:
+    """``live_slots`` for a space with ``n_fixed`` fixed slots, computed once per program."""
+    return _liveness(program, n_fixed)[1]
+
+
+def live_nodes(program: Program, n_fixed: int) -> tuple[int, ...]:
+    """Indices of the nodes the output reads (itself included), ascending; computed once per program."""
+    return _liveness(program, n_fixed)[2]
+
+
+def _liveness(program: Program, n_fixed: int) -> tuple[int, frozenset[int], tuple[int, ...]]:
+    """``(n_fixed, live slots, live node indices)``, kept on the program for its (one) space."""
+    cached = program.__dict__.get("_liveness")
+    if cached is None or cached[0] != n_fixed:
+        nodes = program.nodes
+        last = n_fixed + len(nodes) - 1
+        live, indices = {last}, []
+        for slot in range(last, n_fixed - 1, -1):  # a node is live if a live node reads it
+            if slot in live:
+                live.update(nodes[slot - n_fixed].args)
+                indices.append(slot - n_fixed)
+        cached = program.__dict__["_liveness"] = (n_fixed, frozenset(live), tuple(reversed(indices)))
+    return cached
+
+
+def node_types(program: Program) -> tuple[ValueType, ...]:
+    """The output type of each node (a space's slot types are ``space.slot_types + node_types(p)``)."""
+    found = program.__dict__.get("_node_types")
+    if found is None:
+        found = program.__dict__["_node_types"] = tuple(ops_lib.get(n.op).out_type for n in program.nodes)
+    return found
 
 
 def depends_on(program: Program, space: SearchSpace, input_names: Sequence[str]) -> bool:
     """Whether the output reads any of the named inputs."""
     if not input_names:
         return True
-    slots = {i for i, (n, _) in enumerate(space.inputs) if n in input_names}
-    return bool(slots & live_slots(program, space))
+    return not _input_slots(space.inputs, tuple(input_names)).isdisjoint(live_set(program, space.n_fixed))
+
+
+@functools.lru_cache(maxsize=256)
+def _input_slots(inputs: tuple[tuple[str, ValueType], ...], names: tuple[str, ...]) -> frozenset[int]:
+    """Slots of the named inputs (memoized: every new program asks for the required inputs' slots)."""
+    return frozenset(i for i, (n, _) in enumerate(inputs) if n in names)
 
 
 def validate(program: Program, space: SearchSpace) -> None:
@@ -96,20 +151,22 @@ def validate(program: Program, space: SearchSpace) -> None:
         raise InvalidProgram("program has no nodes")
     if len(program.nodes) > space.max_nodes:
         raise InvalidProgram(f"program has {len(program.nodes)} nodes; the space allows {space.max_nodes}")
-    allowed = set(space.ops)
+    allowed = space.ops_by_name
     types = list(space.slot_types)
     for i, node in enumerate(program.nodes):
-        if node.op not in allowed:
+        op = allowed.get(node.op)
+        if op is None:
             raise InvalidProgram(f"node {i}: op {node.op!r} is not in the space; allowed: {sorted(allowed)}")
-        op = ops_lib.get(node.op)
-        if len(node.args) != op.arity:
-            raise InvalidProgram(f"node {i}: op {node.op!r} takes {op.arity} arguments, got {len(node.args)}")
-        for j, (arg, want) in enumerate(zip(node.args, op.in_types)):
-            if not 0 <= arg < len(types):
+        args, in_types = node.args, op.in_types
+        if len(args) != len(in_types):
+            raise InvalidProgram(f"node {i}: op {node.op!r} takes {op.arity} arguments, got {len(args)}")
+        below = len(types)  # slots before this node
+        for j, arg in enumerate(args):
+            if not 0 <= arg < below:
                 raise InvalidProgram(f"node {i}: argument {j} reads slot {arg}, which is not earlier")
-            if types[arg] != want:
+            if types[arg] != in_types[j]:
                 raise InvalidProgram(
-                    f"node {i}: op {node.op!r} argument {j} wants {want}, slot {arg} holds {types[arg]}"
+                    f"node {i}: op {node.op!r} argument {j} wants {in_types[j]}, slot {arg} holds {types[arg]}"
                 )
         types.append(op.out_type)
     if types[-1] != space.output_type:

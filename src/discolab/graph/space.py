@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from discolab.graph import ops as ops_lib
 from discolab.graph.types import ValueType
@@ -78,6 +80,11 @@ class SearchSpace:
     @functools.cached_property
     def op_defs(self) -> tuple[ops_lib.Op, ...]:
         return tuple(ops_lib.get(name) for name in self.ops)
+
+    @functools.cached_property
+    def ops_by_name(self) -> Mapping[str, ops_lib.Op]:
+        """The space's ops by name, read-only (validation and encoding look up an op per node)."""
+        return MappingProxyType(dict(zip(self.ops, self.op_defs)))
 
     @functools.cached_property
     def n_fixed(self) -> int:

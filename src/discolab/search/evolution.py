@@ -65,6 +65,10 @@ class RegularizedEvolution:
         self.fresh = default_fresh(space, fresh)
         self.config = config
         self.fitness_floor = fitness_floor
+        # Member JSON -> the told program: a winner is mutated as told, not decoded again (decoding,
+        # per new member, cost more than its mutations). Equal programs mutate alike, so this is
+        # a cache only: a resumed search, which starts without it, decodes and asks the same.
+        self._members: dict[str, Program] = {}
 
     def init(self, seed: int) -> dict[str, Any]:
         import numpy as np
@@ -75,9 +79,11 @@ class RegularizedEvolution:
         rng = rng_from_state(state)
         population = state["population"]
         asked = state["asked"]
+        size, tournament = self.config.population_size, min(self.config.tournament_size, len(population))
+        fitness = [m[2] for m in population]
         proposals = []
         for _ in range(n):
-            if asked < self.config.population_size and len(population) < self.config.population_size:
+            if asked < size and len(population) < size:
                 proposals.append(Proposal(self.fresh(rng)))
                 asked += 1
                 continue
@@ -87,19 +93,24 @@ class RegularizedEvolution:
             if rng.random() >= self.config.mutation_probability:
                 proposals.append(Proposal(self.fresh(rng)))
                 continue
-            picks = rng.choice(len(population), size=min(self.config.tournament_size, len(population)), replace=False)
-            # Ties go to the youngest member, which favours exploration.
-            winner = max(picks, key=lambda k: (population[k][2], k))
+            picks = rng.choice(len(population), size=tournament, replace=False)
+            # Ties go to the youngest member, which favours exploration: the largest (fitness, index).
+            picks = picks.tolist()
+            _, winner = max(zip(map(fitness.__getitem__, picks), picks))
             parent_id, parent_json, _ = population[winner]
-            child = mutate(_decode(parent_json), self.space, rng)
+            parent = self._members.get(parent_json)
+            child = mutate(_decode(parent_json) if parent is None else parent, self.space, rng)
             proposals.append(Proposal(child, parent_id))
         return proposals, {**state, "rng": rng_state(rng), "asked": asked}
 
     def tell(self, state: dict[str, Any], results: Sequence[Result]) -> tuple[dict[str, Any], dict[str, float]]:
         population = list(state["population"])
+        members = dict(self._members)
         for r in results:
             population.append([r.id, r.program.to_json(), clean_fitness(r.fitness, self.fitness_floor)])
+            members[r.program.to_json()] = r.program
         population = population[-self.config.population_size :]
+        self._members = {m[1]: members[m[1]] for m in population if m[1] in members}
         best = max((m[2] for m in population), default=self.fitness_floor)
         return {**state, "population": population}, {"population_best": best, "population": len(population)}
 

@@ -403,13 +403,18 @@ class Store:
 
 def json_dumps(value: Any) -> str:
     """Canonical JSON of stored values; numpy and JAX scalars and arrays become numbers and lists."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=_plain)
+    return _ENCODER.encode(value)
 
 
 def _plain(value: Any) -> Any:
     if hasattr(value, "tolist"):  # numpy/JAX scalars and arrays
         return value.tolist()
     raise TypeError(f"cannot store a {type(value).__name__} as JSON")
+
+
+#: What ``json.dumps(value, separators=(",", ":"), sort_keys=True, default=_plain)`` builds on every
+#: call; made once, as every stored row encodes two dicts.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, default=_plain)
 
 
 def _to_row(r: ProgramRecord) -> tuple:

@@ -1,6 +1,6 @@
 """Guided evolution vs plain regularized evolution: evaluations and wall-clock to a common target.
 
-Usage (the runs quoted in docs/guided.md)::
+Usage (the runs quoted in docs/reproductions.md (Guided evolution))::
 
     nice -n 10 .venv/bin/python bench/guided.py nguyen --seeds 10
     nice -n 10 .venv/bin/python bench/guided.py dqn --seeds 10 --arms re,binary
@@ -13,8 +13,11 @@ study loop's dedupe), one after the other in this process, on study seeds
 Arms: ``re`` (regularized evolution), ``binary`` (guided, GNN pair
 discriminator), ``regression`` (guided, GNN score regressor), ``oracle``
 (guided, the true score as predictor: an upper bound; its oracle calls are not
-counted as evaluations and not in its wall time) and ``random`` (guided,
-coin-flip predictor). Guided arms wrap the same regularized evolution.
+counted as evaluations and not in its wall time), ``oracle:A`` (the same with
+each answer flipped with probability 1 - A: a predictor of pair accuracy A on
+exactly the pairs the screen asks about, mapping accuracy to speedup as the
+paper's noisy-oracle ablation does) and ``random`` (guided, coin-flip
+predictor). Guided arms wrap the same regularized evolution.
 
 Measures, per arm:
 
@@ -75,7 +78,7 @@ def nguyen_config(problem: str, seed: int, evaluations: int, searcher: dict[str,
     }
 
 
-#: A deliberately small DQN-loss search (CPU-sized; see docs/guided.md): CartPole-v0 as the hurdle,
+#: A deliberately small DQN-loss search (CPU-sized; docs/reproductions.md): CartPole-v0 as the hurdle,
 #: Acrobot-v1 for the losses that pass it.
 DQN_DOMAIN = {
     "name": "dqn_loss", "mode": "scratch", "train_envs": ["CartPole-v0", "Acrobot-v1"], "hurdle_env": "CartPole-v0",
@@ -90,30 +93,60 @@ def dqn_config(seed: int, evaluations: int, searcher: dict[str, Any]) -> dict[st
             "domain": DQN_DOMAIN, "searcher": searcher}
 
 
+def oracle_accuracy(arm: str) -> float | None:
+    """The pair accuracy of an ``oracle`` or ``oracle:A`` arm, None for other arms.
+
+    >>> oracle_accuracy("oracle"), oracle_accuracy("oracle:0.8"), oracle_accuracy("binary")
+    (1.0, 0.8, None)
+    """
+    if arm == "oracle":
+        return 1.0
+    if arm.startswith("oracle:"):
+        accuracy = float(arm.split(":", 1)[1])
+        if not 0.5 <= accuracy <= 1.0:
+            raise ValueError(f"arm {arm!r}: the oracle's accuracy must lie in [0.5, 1]")
+        return accuracy
+    return None
+
+
 def searcher_for(arm: str, base: dict[str, Any], guide_options: dict[str, Any]) -> dict[str, Any]:
     if arm == "re":
         return {"name": "regularized_evolution", **base}
-    predictor = "binary" if arm == "oracle" else arm  # the oracle arm's searcher is registered by this file
+    accuracy = oracle_accuracy(arm)
+    predictor = "binary" if accuracy is not None else arm  # oracle arms' searchers are registered by this file
     searcher = {"name": "guided", "base": {"name": "regularized_evolution", **base}, "predictor": predictor,
                 **guide_options}
-    if arm == "oracle":
-        searcher["name"] = ORACLE_SEARCHER
+    if accuracy is not None:
+        searcher["name"] = f"{ORACLE_SEARCHER}_{accuracy:g}"
     return searcher
 
 
-def register_oracle_searcher(oracle_for: Any) -> None:
-    """Registers guided evolution with the true score as predictor (bench only: a study config cannot)."""
+def register_oracle_searcher(oracle_for: Any, accuracy: float) -> None:
+    """Registers guided evolution with the true score as predictor, right with probability ``accuracy``.
+
+    Bench only: a study config cannot pass an oracle. A noisy answer is the
+    exact one flipped (P -> 1 - P) with probability ``1 - accuracy``, drawn
+    from the searcher's own RNG, so runs stay deterministic.
+    """
     from discolab import search
     from discolab.search.guided import GuidedConfig, GuidedEvolution
 
-    if ORACLE_SEARCHER in search.known():
+    name = f"{ORACLE_SEARCHER}_{accuracy:g}"
+    if name in search.known():
         return
+
+    class NoisyOracle(GuidedEvolution):
+        def _compare(self, candidates, currents, current_fitness, predictor, rng):  # type: ignore[no-untyped-def]
+            p, truth = super()._compare(candidates, currents, current_fitness, predictor, rng)
+            if accuracy < 1.0:
+                p = np.where(rng.random(len(p)) < accuracy, p, 1.0 - p)
+            return p, truth
 
     def factory(space: Any, config: GuidedConfig, fitness_floor: float = 0.0, fresh: Any = None) -> GuidedEvolution:
         config = config.model_copy(update={"predictor": "oracle"})
-        return GuidedEvolution(space, config, fitness_floor, fresh=fresh, oracle=oracle_for(space))
+        return NoisyOracle(space, config, fitness_floor, fresh=fresh, oracle=oracle_for(space))
 
-    search.register(ORACLE_SEARCHER, GuidedConfig, factory)
+    search.register(name, GuidedConfig, factory)
 
 
 class Oracle:
@@ -354,7 +387,7 @@ def plot(result: dict[str, Any], out_dir: Path = FIGURES) -> list[str]:
     path = out_dir / f"{result['domain']}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    written.append(str(path.relative_to(ROOT)))
+    written.append(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path))
     return written
 
 
@@ -381,8 +414,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     arms = (args.arms or ("re,binary,regression,oracle,random" if args.domain == "nguyen" else "re,binary")).split(",")
     for arm in arms:
-        if arm not in ARMS:
-            parser.error(f"unknown arm {arm!r}; known: {', '.join(ARMS)}")
+        try:
+            noisy = oracle_accuracy(arm) is not None
+        except ValueError as err:
+            parser.error(str(err))
+        if arm not in ARMS and not noisy:
+            parser.error(f"unknown arm {arm!r}; known: {', '.join(ARMS)} and oracle:A (A in [0.5, 1])")
     evaluations = args.evaluations or (4000 if args.domain == "nguyen" else 192)
     if args.domain == "nguyen":
         guide_options = {"min_archive": 300, "retrain_every": 1000, "archive_size": 1024, "max_tries": 8,
@@ -401,9 +438,11 @@ def main(argv: list[str] | None = None) -> int:
     from discolab.study.config import parse_config
 
     oracle = None
-    if "oracle" in arms:
+    oracle_arms = {arm for arm in arms if oracle_accuracy(arm) is not None}
+    if oracle_arms:
         oracle = Oracle(parse_config(make(0, {"name": "regularized_evolution"})).make_domain())
-    register_oracle_searcher(lambda space: oracle)
+    for arm in oracle_arms:
+        register_oracle_searcher(lambda space: oracle, oracle_accuracy(arm))
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.perf_counter()
     runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
@@ -414,12 +453,12 @@ def main(argv: list[str] | None = None) -> int:
             warm = make(10_000, searcher_for(arm, base, guide_options))
             short = guide_options["min_archive"] + 3 * warm["study"]["batch_size"]
             warm["study"]["evaluations"] = min(evaluations, short)
-            run_one(warm, workdir, oracle if arm == "oracle" else None)
+            run_one(warm, workdir, oracle if arm in oracle_arms else None)
             warmup_s[arm] = time.perf_counter() - w0
         for seed in range(args.seeds):
             for arm in arms:
                 run = run_one(make(seed, searcher_for(arm, base, guide_options)), workdir,
-                              oracle if arm == "oracle" else None)
+                              oracle if arm in oracle_arms else None)
                 runs[arm].append(run)
                 print(f"seed {seed} {arm:>10}: best {run['final_best']:.6f} wall {run['wall_s']:7.1f}s "
                       f"guide {run['guide_seconds']:6.1f}s evals {run['evaluations']} "
@@ -429,15 +468,17 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "command": " ".join([sys.executable, *sys.argv]),
         "date": started.isoformat(timespec="seconds"), "total_s": time.perf_counter() - t0,
-        "machine": {**machine(), "load_avg": os.getloadavg()}, "versions": versions(("discolab", "jax", "jaxlib", "flax", "optax", "numpy")), "domain": f"guided_{args.domain}", "domain_label": label,
+        "machine": {**machine(), "load_avg": os.getloadavg()},
+        "versions": versions(("discolab", "jax", "jaxlib", "flax", "optax", "numpy")),
+        "domain": f"guided_{args.domain}", "domain_label": label,
         "evaluations": evaluations, "seeds": args.seeds, "arms": arms,
         "regularized_evolution": base, "guide_options": guide_options, "warmup_s": warmup_s,
         "study_config_example": make(0, searcher_for("binary", base, guide_options)),
         "targets": {"evaluation_speedup": SPEEDUP_TARGET_EVALUATIONS, "wall_speedup": SPEEDUP_TARGET_WALL},
         "summary": summary, "runs": runs,
     }
-    result["figures"] = plot(result)
     out = args.out or RESULTS / f"guided_{args.domain}.json"
+    result["figures"] = plot(result, FIGURES if args.out is None else out.parent)  # a trial run keeps docs' figures
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(_json_safe({**result, "runs": compact(runs)}), indent=1))
     for arm, s in summary.items():

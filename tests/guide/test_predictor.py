@@ -71,3 +71,31 @@ def test_fit_rejects_bad_input():
 def test_rank_targets_share_ties():
     assert rank_targets(np.array([5.0])).tolist() == [0.0]
     assert rank_targets(np.array([2.0, 2.0, 1.0])).tolist() == [0.75, 0.75, 0.0]
+
+
+LINEAGE = PredictorConfig(**{**SMALL.__dict__, "parent_pair_share": 1.0})
+
+
+def test_lineage_pairs_are_what_a_full_share_trains_on():
+    # The first half of the archive scores 100 + size, the second half -size. Random pairs mostly
+    # cross the halves (labels that features cannot explain) or say "bigger is better"; the lineage
+    # pairs, all inside the second half, say "smaller is better". Only a fit drawing from them learns it.
+    programs, sizes = data(0, 200)
+    fitness = [100.0 + s if k < 100 else -s for k, s in enumerate(sizes)]
+    lineage = [(k, k - 1) for k in range(101, 200)]
+    held_programs, held_sizes = data(1, 80)
+    smaller_better = [-s for s in held_sizes]
+    accuracy = lambda p: pair_accuracy(p, held_programs, smaller_better, np.random.default_rng(0), 500)[0]  # noqa: E731
+    from_lineage = accuracy(fit(SPACE, LINEAGE, programs, fitness, seed=0, lineage=lineage))
+    from_random = accuracy(fit(SPACE, SMALL, programs, fitness, seed=0, lineage=lineage))
+    assert from_lineage > 0.85 and from_random < 0.7, (from_lineage, from_random)
+
+
+def test_without_lineage_or_share_the_fit_is_the_random_pair_fit():
+    programs, fitness = data(2, 64)
+    plain = fit(SPACE, SMALL, programs, fitness, seed=5).compare(programs[:20], programs[20:40])
+    ignored = fit(SPACE, SMALL, programs, fitness, seed=5, lineage=[(1, 0), (2, 1)]).compare(programs[:20],
+                                                                                               programs[20:40])
+    none_given = fit(SPACE, LINEAGE, programs, fitness, seed=5).compare(programs[:20], programs[20:40])
+    np.testing.assert_array_equal(plain, ignored)  # share 0: the lineage is not drawn from
+    np.testing.assert_array_equal(plain, none_given)  # share 1 but no pairs: the same random pairs

@@ -26,7 +26,7 @@ SMALL = {
     "base": {"name": "regularized_evolution", "population_size": 16, "tournament_size": 4,
              "mutation_probability": 1.0},
     "min_archive": 24, "retrain_every": 12, "archive_size": 64, "hidden": 8, "heads": 2, "layers": 1,
-    "train_steps": 30, "pair_batch": 16, "max_tries": 4,
+    "train_steps": 30, "pair_batch": 16, "max_tries": 4, "fallback": "best",
 }
 
 
@@ -96,6 +96,56 @@ def test_state_survives_a_resume_with_the_predictor_active():
     drop = {"guide_seconds"}  # wall time differs; everything else replays exactly
     assert [{k: v for k, v in m.items() if k not in drop} for m in live_metrics] == \
         [{k: v for k, v in m.items() if k not in drop} for m in resumed_metrics]
+
+
+def test_the_archive_records_each_childs_parent_and_a_resume_with_parent_pairs_replays():
+    searcher = guided(parent_pairs=0.5)
+    asked, _, state = loop(searcher, searcher.init(3), rounds=3)
+    parent_of = {program.to_json(): parent for batch in asked for program, parent in batch}
+    assert all(entry[3] == parent_of[entry[1]] for entry in state["archive"])
+    assert sum(entry[3] is not None for entry in state["archive"]) > len(state["archive"]) // 2
+    restored = json.loads(json.dumps(state))
+    live, _, live_final = loop(searcher, state, rounds=2, start_id=36)
+    resumed, _, resumed_final = loop(guided(parent_pairs=0.5), restored, rounds=2, start_id=36)
+    assert live == resumed and live_final == resumed_final
+
+
+def test_skip_drops_slots_with_no_accepted_child_and_replays_after_a_resume():
+    searcher = guided(fallback="skip", max_tries=2)
+    asked, metrics, state = loop(searcher, searcher.init(4), rounds=4)
+    screened = [m for m in metrics if "guide_skip_rate" in m]
+    assert screened and any(m["guide_skip_rate"] > 0 for m in screened)
+    assert any(len(batch) < 12 for batch in asked)  # skipped slots are not proposed at all
+    assert all(len(batch) >= 1 for batch in asked)
+    # Every proposed child of a screened slot was accepted: rated above its parent.
+    predictor = searcher._predictor(state)
+    parents = {m[0]: Program.from_json(m[1]) for m in state["archive"]}
+    proposals, _ = searcher.ask(state, 30)
+    screened = [p for p in proposals if p.parent_id in parents]
+    assert screened
+    p_better = predictor.compare([p.program for p in screened], [parents[p.parent_id] for p in screened])
+    assert (p_better > 0.5).all()
+    restored = json.loads(json.dumps(state))
+    live, _, live_final = loop(searcher, state, rounds=2, start_id=100)
+    resumed, _, resumed_final = loop(guided(fallback="skip", max_tries=2), restored, rounds=2, start_id=100)
+    assert live == resumed and live_final == resumed_final
+
+
+def test_the_oracle_with_skip_proposes_no_child_worse_than_its_parent():
+    calls = []
+
+    def oracle(programs):
+        calls.append(len(programs))
+        return [size(p) for p in programs]
+
+    searcher = guided(oracle=oracle, predictor="oracle", fallback="skip", max_tries=3)
+    state = searcher.init(5)
+    _, _, state = loop(searcher, state, rounds=2)
+    parents = {m[0]: m[2] for m in state["archive"]}
+    proposals, _ = searcher.ask(state, 40)
+    screened = [p for p in proposals if p.parent_id in parents]
+    assert calls and screened
+    assert all(size(p.program) > parents[p.parent_id] for p in screened)
 
 
 def test_children_are_screened_and_metrics_report_it():

@@ -61,6 +61,9 @@ class PredictorConfig:
       pair_batch: pairs per step (the regression head sees twice as many programs).
       learning_rate: AdamW step size.
       archive_size: graphs the training archive is padded to (the most programs a fit uses).
+      parent_pair_share: share of each binary training batch drawn from the (child, parent) pairs
+        given to :func:`fit` (the pairs a screen asks about), when there are any; the rest are
+        random pairs of the archive.
     """
 
     kind: Literal["binary", "regression"] = "binary"
@@ -71,6 +74,7 @@ class PredictorConfig:
     pair_batch: int = 64
     learning_rate: float = 2e-3
     archive_size: int = 1024
+    parent_pair_share: float = 0.0
 
 
 def _take(graphs: GraphBatch, idx: jax.Array) -> GraphBatch:
@@ -96,10 +100,18 @@ class Engine:
         one = _take(graphs, jnp.zeros(1, jnp.int32))
         return self.model.init(key, one, one) if self.config.kind == "binary" else self.model.init(key, one)
 
-    def _loss(self, params, graphs: GraphBatch, targets: jax.Array, count: jax.Array, key: jax.Array) -> jax.Array:
+    def _loss(self, params, graphs: GraphBatch, targets: jax.Array, count: jax.Array, lineage: jax.Array,
+              lineage_count: jax.Array, key: jax.Array) -> jax.Array:
         b = self.config.pair_batch
         if self.config.kind == "binary":
             idx = jax.random.randint(key, (2, b), 0, count)
+            key_lineage, key_pick, key_flip = (jax.random.fold_in(key, k) for k in (1, 2, 3))
+            # A share of the pairs are (child, parent) pairs, in random order: the screen's question.
+            pick = jax.random.randint(key_lineage, (b,), 0, jnp.maximum(lineage_count, 1))
+            flip = jax.random.bernoulli(key_flip, 0.5, (b,))
+            pair = jnp.where(flip[:, None], lineage[pick][:, ::-1], lineage[pick]).T
+            use = (jax.random.uniform(key_pick, (b,)) < self.config.parent_pair_share) & (lineage_count > 0)
+            idx = jnp.where(use[None, :], pair, idx)
             fa, fb = targets[idx[0]], targets[idx[1]]
             weight = (fa != fb).astype(jnp.float32)  # ties say nothing about the order
             logit = self.model.apply(params, _take(graphs, idx[0]), _take(graphs, idx[1]))
@@ -109,15 +121,17 @@ class Engine:
         score = self.model.apply(params, _take(graphs, idx))
         return jnp.mean((score - targets[idx]) ** 2)
 
-    def _train(self, key: jax.Array, graphs: GraphBatch, targets: jax.Array, count: jax.Array):
-        # graphs [archive_size, ...], targets [archive_size]; entries past `count` are padding.
+    def _train(self, key: jax.Array, graphs: GraphBatch, targets: jax.Array, count: jax.Array, lineage: jax.Array,
+               lineage_count: jax.Array):
+        # graphs [archive_size, ...], targets [archive_size]; entries past `count` are padding;
+        # lineage [archive_size, 2] (child, parent) rows into the archive, rows past `lineage_count` padding.
         key_init, key_steps = jax.random.split(key)
         params = self._init(key_init, graphs)
         opt_state = self.optimizer.init(params)
 
         def step(carry, k):
             params, opt_state = carry
-            loss, grads = jax.value_and_grad(self._loss)(params, graphs, targets, count, k)
+            loss, grads = jax.value_and_grad(self._loss)(params, graphs, targets, count, lineage, lineage_count, k)
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), loss
 
@@ -188,8 +202,21 @@ def rank_targets(fitness: np.ndarray) -> np.ndarray:
     return ranks / (n - 1)
 
 
+def lineage_rows(lineage: Sequence[tuple[int, int]], dropped: int, n: int, limit: int) -> np.ndarray:
+    """``(child, parent)`` pairs re-indexed after the oldest ``dropped`` of ``n`` programs are cut.
+
+    Pairs that touch a cut program or an index past ``n`` are left out; at most
+    ``limit`` (the newest) are kept. Returns ``[k, 2]`` int32.
+
+    >>> lineage_rows([(1, 0), (3, 1), (4, 2)], dropped=2, n=5, limit=8).tolist()
+    [[2, 0]]
+    """
+    rows = [(c - dropped, p - dropped) for c, p in lineage if min(c, p) >= dropped and max(c, p) < n]
+    return np.array(rows[-limit:] if limit else [], np.int32).reshape(-1, 2)
+
+
 def fit(space: SearchSpace, config: PredictorConfig, programs: Sequence[Program], fitness: Sequence[float],
-        seed: int) -> Predictor:
+        seed: int, lineage: Sequence[tuple[int, int]] = ()) -> Predictor:
     """Trains a predictor from scratch on the newest ``config.archive_size`` programs.
 
     Args:
@@ -198,6 +225,9 @@ def fit(space: SearchSpace, config: PredictorConfig, programs: Sequence[Program]
       programs: evaluated programs, oldest first.
       fitness: their finite fitness (higher is better).
       seed: the training seed; the result is a pure function of the arguments.
+      lineage: ``(child, parent)`` index pairs into ``programs``: a ``config.parent_pair_share``
+        of each binary training batch is drawn from them (pairs touching a dropped, older
+        program are ignored).
 
     Returns:
       The trained :class:`Predictor`.
@@ -206,7 +236,9 @@ def fit(space: SearchSpace, config: PredictorConfig, programs: Sequence[Program]
         raise ValueError(f"fit: {len(programs)} programs but {len(fitness)} fitness values")
     if len(programs) < 2:
         raise ValueError("fit: needs at least two programs")
-    programs, fitness = list(programs)[-config.archive_size:], np.asarray(fitness, np.float64)[-config.archive_size:]
+    dropped = max(0, len(programs) - config.archive_size)
+    rows = lineage_rows(lineage, dropped, len(programs), config.archive_size)
+    programs, fitness = list(programs)[dropped:], np.asarray(fitness, np.float64)[dropped:]
     if not np.isfinite(fitness).all():
         raise ValueError("fit: fitness must be finite (failed programs count as the floor)")
     e = engine(space, config)
@@ -214,7 +246,10 @@ def fit(space: SearchSpace, config: PredictorConfig, programs: Sequence[Program]
     graphs = e.featurizer.batch(programs, config.archive_size)
     targets = np.zeros(config.archive_size, np.float32)
     targets[: len(programs)] = rank_targets(fitness) if config.kind == "regression" else fitness
-    params, losses = e.train(jax.random.key(seed), graphs, targets, jnp.int32(len(programs)))
+    padded = np.zeros((config.archive_size, 2), np.int32)
+    padded[: len(rows)] = rows
+    params, losses = e.train(jax.random.key(seed), graphs, targets, jnp.int32(len(programs)), padded,
+                             jnp.int32(len(rows)))
     losses = np.asarray(losses)
     e.train_seconds += time.perf_counter() - start
     tail = losses[-max(1, len(losses) // 10):]

@@ -7,8 +7,17 @@ unevaluated and the parent is mutated again, up to ``max_tries`` candidates.
 An accepted child is itself mutated and screened against itself, up to
 ``max_accepted`` times, so the mutation strength grows while the predictor keeps
 predicting gains (the adaptive mutation of PAM-RT, as read in PAPERS.md). If no
-candidate is accepted, the one the predictor rated highest is proposed, so every
-slot of a batch is filled. Fresh random programs (no parent) pass unscreened.
+candidate is accepted, the slot is dropped (``fallback = "skip"``, the default:
+the batch is smaller and no evaluation is spent on a child predicted worse) or
+the candidate rated highest is proposed (``"best"``, every slot filled). A
+candidate structurally equal to a program of the archive or to its parent is
+rejected without asking the predictor (``skip_known``): it would be a duplicate,
+free but uninformative, and a predictor rates the programs it was trained on
+best. Fresh random programs (no parent) pass unscreened.
+
+Training pairs. A share ``parent_pairs`` of each training batch of the binary
+discriminator is drawn from (child, parent) pairs of the archive, the question
+the screen asks; the rest are random pairs of archive programs.
 
 Predictors (``predictor``), for ablation:
 
@@ -40,8 +49,11 @@ was not trained on (pairs of unequal fitness; a hard sample, since the screen
 chose these children for looking better); ``guide_rejection_rate`` the
 share of screened candidates discarded by the last ask;
 ``guide_child_beats_parent`` the share of screened, proposed children that
-scored above their parent; ``guide_fallback_rate`` the share of slots where no
-candidate was accepted; ``guide_seconds`` the predictor's training and
+scored above their parent; ``guide_known_rate`` the share of screened
+candidates rejected unasked as already in the archive (``skip_known``);
+``guide_fallback_rate`` the share of slots where no candidate was accepted
+and ``guide_skip_rate`` the share dropped for it (``fallback = "skip"``);
+``guide_seconds`` the predictor's training and
 inference time in this ask and tell (it is also in the study's batch seconds).
 """
 
@@ -58,9 +70,12 @@ import numpy as np
 import pydantic
 
 from discolab import guide
-from discolab.graph import Program, SearchSpace, decode, mutate
+from discolab.graph import Program, SearchSpace, decode, mutate, structural_hash
 from discolab.search import base as search_base
 from discolab.search.base import FreshProgram, Proposal, Result, clean_fitness, register, rng_from_state, rng_state
+
+#: Times ``ask`` draws a fresh set of base proposals when the "skip" fallback dropped every slot.
+MAX_SKIP_ROUNDS = 8
 
 #: Bench code may pass ``oracle(programs) -> fitness`` for the ``oracle`` predictor (the true scores).
 Oracle = Callable[[Sequence[Program]], Sequence[float]]
@@ -93,6 +108,16 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
     train_steps: int = pydantic.Field(200, ge=1, le=100_000, description="Optimizer steps per fit.")
     pair_batch: int = pydantic.Field(64, ge=1, le=65536, description="Training pairs per step.")
     learning_rate: float = pydantic.Field(2e-3, gt=0.0, le=1.0, description="AdamW step size.")
+    parent_pairs: float = pydantic.Field(
+        0.5, ge=0.0, le=1.0, description="Share of each training batch drawn from (child, parent) pairs of the "
+                                         "archive, the pairs the screen asks about; the rest are random pairs.")
+    fallback: Literal["skip", "best"] = pydantic.Field(
+        "skip", description="A slot whose candidates were all rejected: `skip` drops it unevaluated (the batch is "
+                            "smaller), `best` evaluates the candidate rated highest.")
+    skip_known: bool = pydantic.Field(
+        True, description="Reject, without asking the predictor, candidates structurally equal to a program of the "
+                          "archive or to their parent: they would be duplicates, evaluated at no cost and "
+                          "teaching nothing, and a predictor rates the programs it was trained on best.")
     heldout_pairs: int = pydantic.Field(
         512, ge=0, description="Pairs of each new batch scored for the held-out accuracy (0: off).")
 
@@ -118,7 +143,7 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         return guide.PredictorConfig(
             kind="regression" if self.predictor == "regression" else "binary", dim=self.hidden, layers=self.layers,
             heads=self.heads, train_steps=self.train_steps, pair_batch=self.pair_batch,
-            learning_rate=self.learning_rate, archive_size=self.archive_size,
+            learning_rate=self.learning_rate, archive_size=self.archive_size, parent_pair_share=self.parent_pairs,
         )
 
 
@@ -132,7 +157,7 @@ class GuidedEvolution:
 
     State: ``base`` (the base searcher's state), ``rng``, ``seed`` (the
     predictor seeds derive from it), ``archive`` (``[id, program_json,
-    fitness]`` of told programs with global indices from ``archive_start``),
+    fitness, parent_id]`` of told programs with global indices from ``archive_start``),
     ``told``, ``fit_at`` (``told`` at the last fit, or None), ``fits`` and
     ``last_ask`` (screening counts and the screened children's parent fitness,
     for the next tell's metrics).
@@ -165,26 +190,55 @@ class GuidedEvolution:
         }
 
     def ask(self, state: dict[str, Any], n: int) -> tuple[list[Proposal], dict[str, Any]]:
-        proposals, base_state = self.base.ask(state["base"], n)
         rng = rng_from_state(state)
+        base_state = state["base"]
         parents = {m[0]: (m[1], m[2]) for m in state["archive"]}
+        last_ask: dict[str, Any] = {"slots": 0, "screened": 0, "rejected": 0, "fallbacks": 0, "known": 0,
+                                    "skipped": 0, "children": {}, "seconds": 0.0, "parent_of": {}}
+        out: list[Proposal] = []
+        for _ in range(MAX_SKIP_ROUNDS):  # "skip" may drop every slot: ask the base searcher again
+            proposals, base_state = self.base.ask(base_state, n)
+            out = self._screen_proposals(state, proposals, parents, rng, last_ask)
+            if out:
+                break
+        if not out:  # every slot of every round skipped: propose the best-rated candidates after all
+            out = self._screen_proposals(state, proposals, parents, rng, last_ask, fallback="best")
+        for proposal in out:
+            if proposal.parent_id is not None:
+                last_ask["parent_of"][proposal.program.to_json()] = proposal.parent_id
+        return out, {**state, "base": base_state, "rng": rng_state(rng), "last_ask": last_ask}
+
+    def _screen_proposals(self, state: dict[str, Any], proposals: list[Proposal], parents: dict[int, tuple],
+                          rng: np.random.Generator, last_ask: dict[str, Any],
+                          fallback: str | None = None) -> list[Proposal]:
+        """The base searcher's proposals with each screened child replaced, or dropped ("skip")."""
         slots = [k for k, p in enumerate(proposals) if p.parent_id is not None and p.parent_id in parents]
-        last_ask: dict[str, Any] = {"slots": 0, "screened": 0, "rejected": 0, "fallbacks": 0, "children": {},
-                                    "seconds": 0.0}
-        if slots and self._screening(state):
-            start = time.perf_counter()
-            predictor = self._predictor(state) if self._learned else None
-            chosen, counts = self._screen(
-                [_decode(parents[proposals[k].parent_id][0]) for k in slots],
-                [parents[proposals[k].parent_id][1] for k in slots],
-                [proposals[k].program for k in slots], predictor, rng)
-            proposals = list(proposals)
-            for k, child in zip(slots, chosen):
-                proposals[k] = Proposal(child, proposals[k].parent_id)
+        if not slots or not self._screening(state):
+            return list(proposals)
+        start = time.perf_counter()
+        predictor = self._predictor(state) if self._learned else None
+        known = {self._hash(m[1]) for m in state["archive"]} if self.config.skip_known else None
+        chosen, accepted, counts = self._screen(
+            [_decode(parents[proposals[k].parent_id][0]) for k in slots],
+            [parents[proposals[k].parent_id][1] for k in slots],
+            [proposals[k].program for k in slots], predictor, rng, known)
+        skip = (fallback or self.config.fallback) == "skip"
+        kept: dict[int, Proposal] = {}
+        for k, child, ok in zip(slots, chosen, accepted):
+            if ok or not skip:
+                kept[k] = Proposal(child, proposals[k].parent_id)
                 last_ask["children"][child.to_json()] = parents[proposals[k].parent_id][1]
-            last_ask.update(counts)
-            last_ask["seconds"] = time.perf_counter() - start if self._learned else 0.0  # an oracle is not counted
-        return proposals, {**state, "base": base_state, "rng": rng_state(rng), "last_ask": last_ask}
+            else:
+                last_ask["skipped"] += 1
+        for key, value in counts.items():
+            last_ask[key] += value
+        if self._learned:  # an oracle's time is not counted
+            last_ask["seconds"] += time.perf_counter() - start
+        screened = set(slots)
+        return [kept[k] if k in screened else p for k, p in enumerate(proposals) if k not in screened or k in kept]
+
+    def _hash(self, program_json: str) -> str:
+        return _structural_hash(self.space, program_json)
 
     @property
     def _learned(self) -> bool:
@@ -203,6 +257,8 @@ class GuidedEvolution:
         if last.get("screened"):
             metrics["guide_rejection_rate"] = last["rejected"] / last["screened"]
             metrics["guide_fallback_rate"] = last["fallbacks"] / max(1, last["slots"])
+            metrics["guide_known_rate"] = last.get("known", 0) / last["screened"]
+            metrics["guide_skip_rate"] = last.get("skipped", 0) / max(1, last["slots"])
         seconds += last.get("seconds", 0.0)
         children = last.get("children") or {}
         beats = [f > children[r.program.to_json()] for r, f in zip(results, cleaned) if r.program.to_json() in children]
@@ -213,7 +269,9 @@ class GuidedEvolution:
             metrics["guide_heldout_accuracy"], metrics["guide_heldout_pairs"], spent = accuracy
             seconds += spent
 
-        archive = state["archive"] + [[r.id, r.program.to_json(), f] for r, f in zip(results, cleaned)]
+        parent_of = last.get("parent_of") or {}
+        archive = state["archive"] + [[r.id, r.program.to_json(), f, parent_of.get(r.program.to_json())]
+                                      for r, f in zip(results, cleaned)]
         told = state["told"] + len(results)
         new = {**state, "base": base_state, "archive": archive, "told": told, "last_ask": None}
         due = new["fit_at"] is None or told - new["fit_at"] >= self.config.retrain_every
@@ -247,9 +305,11 @@ class GuidedEvolution:
         if state["fit_at"] is None:
             return None
         entries = self._training_set(state)
+        lineage = _lineage(entries)
         digest = hashlib.blake2b(digest_size=16)
-        for _, program_json, fitness in entries:
-            digest.update(f"{program_json}\x1f{fitness!r}\x1e".encode())
+        for entry in entries:
+            digest.update(f"{entry[1]}\x1f{entry[2]!r}\x1e".encode())
+        digest.update(repr(lineage).encode())
         key = f"{state['seed']}:{state['fits']}:{digest.hexdigest()}"
         if key not in self._predictors:
             seed = int(np.random.SeedSequence([state["seed"], state["fits"], 7]).generate_state(1)[0] >> 1)
@@ -257,7 +317,7 @@ class GuidedEvolution:
                 self._predictors.pop(next(iter(self._predictors)))
             self._predictors[key] = guide.fit(
                 self.space, self.config.predictor_config(), [_decode(e[1]) for e in entries],
-                [e[2] for e in entries], seed)
+                [e[2] for e in entries], seed, lineage)
         return self._predictors[key]
 
     def _compare(self, candidates: list[Program], currents: list[Program], current_fitness: list[float | None],
@@ -275,8 +335,13 @@ class GuidedEvolution:
         return predictor.compare(candidates, currents), [None] * len(candidates)
 
     def _screen(self, parents: list[Program], parent_fitness: list[float], first: list[Program],
-                predictor: guide.Predictor | None, rng: np.random.Generator) -> tuple[list[Program], dict[str, int]]:
-        """Screens every slot in lock-step rounds: one batched comparison per round."""
+                predictor: guide.Predictor | None, rng: np.random.Generator,
+                known: set[str] | None = None) -> tuple[list[Program], list[bool], dict[str, int]]:
+        """Screens every slot in lock-step rounds: one batched comparison per round.
+
+        A candidate whose structural hash is in ``known`` is rejected unasked
+        (rated -1, so it is proposed only if every candidate of its slot was known).
+        """
         cfg = self.config
         n = len(parents)
         current = list(parents)
@@ -285,10 +350,19 @@ class GuidedEvolution:
         best: list[tuple[float, Program] | None] = [None] * n
         candidates = list(first)  # the base searcher's own child is the first candidate
         active = list(range(n))
-        screened = rejected = 0
+        screened = rejected = skipped = 0
         while active:
-            p, truth = self._compare([candidates[s] for s in active], [current[s] for s in active],
-                                     [current_fitness[s] for s in active], predictor, rng)
+            seen = [known is not None and (self._hash(candidates[s].to_json()) in known
+                                           or self._hash(candidates[s].to_json()) == self._hash(current[s].to_json()))
+                    for s in active]
+            asked = [s for s, old in zip(active, seen) if not old]
+            p_asked, truth_asked = self._compare([candidates[s] for s in asked], [current[s] for s in asked],
+                                                 [current_fitness[s] for s in asked], predictor, rng) \
+                if asked else (np.zeros(0), [])
+            answers = dict(zip(asked, zip(p_asked, truth_asked)))
+            p = [answers[s][0] if s in answers else -1.0 for s in active]
+            truth = [answers[s][1] if s in answers else None for s in active]
+            skipped += len(active) - len(asked)
             still = []
             for s, ps, t in zip(active, p, truth):
                 tries[s] += 1
@@ -313,7 +387,8 @@ class GuidedEvolution:
             else:
                 fallbacks += 1
                 chosen.append(best[s][1])  # type: ignore[index]
-        return chosen, {"slots": n, "screened": screened, "rejected": rejected, "fallbacks": fallbacks}
+        return chosen, [bool(a) for a in accepted], {"slots": n, "screened": screened, "rejected": rejected,
+                                                      "fallbacks": fallbacks, "known": skipped}
 
     def _heldout_accuracy(self, state: dict[str, Any], results: Sequence[Result],
                           cleaned: list[float]) -> tuple[float, int, float] | None:
@@ -330,6 +405,17 @@ class GuidedEvolution:
         if not pairs or math.isnan(accuracy):
             return None
         return accuracy, pairs, time.perf_counter() - start
+
+
+@functools.lru_cache(maxsize=65536)
+def _structural_hash(space: SearchSpace, program_json: str) -> str:
+    return structural_hash(_decode(program_json), space)
+
+
+def _lineage(entries: list[list]) -> list[tuple[int, int]]:
+    """``(child, parent)`` index pairs among archive entries (``[id, json, fitness, parent_id]``)."""
+    row = {e[0]: k for k, e in enumerate(entries)}
+    return [(k, row[e[3]]) for k, e in enumerate(entries) if len(e) > 3 and e[3] in row]
 
 
 def make_guided(space: SearchSpace, config: GuidedConfig, fitness_floor: float = 0.0,

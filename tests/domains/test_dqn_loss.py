@@ -283,3 +283,40 @@ def test_hurdle_stops_programs_before_the_other_envs(domain, trio, monkeypatch):
     assert good.fitness == pytest.approx(first[0].fitness + good.objectives["Acrobot-v1"])
     assert bad.status == Status.NON_FINITE
     assert rand.status == Status.HURDLE_FAILED and rand.fitness == first[2].fitness
+
+
+def test_td_equivalence_accepts_positive_multiples_of_td_only():
+    from discolab.domains.dqn_loss import DQNLossConfig, DQNLossDomain
+    from discolab.domains.dqn_programs import ProgramBuilder, td_equivalent
+
+    domain = DQNLossDomain(DQNLossConfig(mode="scratch"))
+    space = domain.space
+
+    def td_like(final: str, swap: bool = False, scale: bool = False, online: bool = False):
+        b = ProgramBuilder(space)
+        q = b("select", "q_tm1", "a_tm1")
+        y = b("add", "r_t", b("mul", "discount_t", b("max_a", "q_t_online" if online else "q_t_target")))
+        out = b(final, *((y, q) if swap else (q, y))) if final != "square" else b("square", b("sub", q, y))
+        if scale:
+            out = b("scale_0.1", out)
+        return b.program()
+
+    programs = [
+        domain.named_programs["dqn"], td_like("square"), td_like("distance", swap=True), td_like("square", scale=True),
+        td_like("sub"), td_like("distance", online=True), domain.named_programs["double_dqn"],
+        domain.named_programs["dqn_reg"],
+    ]
+    got = td_equivalent(programs, space, domain.fingerprint_inputs()).tolist()
+    assert got == [True, True, True, True, False, False, False, False]
+
+
+def test_td_without_discount_is_its_own_reference():
+    from discolab.domains.dqn_loss import DQNLossConfig, DQNLossDomain
+    from discolab.domains.dqn_programs import scaled_equivalent, td_equivalent, td_without_discount
+
+    domain = DQNLossDomain(DQNLossConfig(mode="scratch"))
+    space, inputs = domain.space, domain.fingerprint_inputs()
+    no_gamma = td_without_discount(space)
+    assert not td_equivalent([no_gamma], space, inputs)[0]
+    both = [no_gamma, domain.named_programs["dqn"]]
+    assert scaled_equivalent(both, no_gamma, space, inputs).tolist() == [True, False]

@@ -36,6 +36,7 @@ from discolab.graph.generate import by_type, candidate_ops, ensure_required, pic
 
 __all__ = [
     "NAMED", "ProgramBuilder", "bootstrap_program", "double_dqn", "dqn", "dqn_clipped", "dqn_reg", "named_programs",
+    "scaled_equivalent", "td_equivalent", "td_without_discount",
 ]
 
 Slot = int | str | float
@@ -143,6 +144,48 @@ def named_programs(space: SearchSpace) -> dict[str, Program]:
         except ValueError:  # an op or constant this space lacks
             continue
     return out
+
+
+def td_equivalent(programs: list[Program], space: SearchSpace, inputs: dict[str, np.ndarray],
+                  rtol: float = 1e-4) -> np.ndarray:
+    """Whether each program computes the TD loss up to a positive scale, on ``inputs``.
+
+    The TD loss is :func:`dqn`'s per-sample ``0.5 * (Q(s_t, a_t) - (r_t + discount_t *
+    max_a Q'(s_{t+1}, a)))^2``. A positive multiple trains the same way under
+    Adam, which is scale-invariant, so ``(Q - Y)^2`` counts and ``|Q - Y|``
+    (another function) does not. ``inputs`` are the domain's fingerprint
+    inputs, where the paper's functional check looks. Returns ``[len(programs)]`` bool.
+    """
+    return scaled_equivalent(programs, dqn(space), space, inputs, rtol)
+
+
+def td_without_discount(space: SearchSpace) -> Program:
+    """``0.5 * (Q(s_t, a_t) - (r_t + max_a Q'(s_{t+1}, a)))^2``: what the paper's search finds on CartPole alone."""
+    b = ProgramBuilder(space)
+    q = b("select", "q_tm1", "a_tm1")
+    b("distance", q, b("add", "r_t", b("max_a", "q_t_target")))
+    return b.program()
+
+
+def scaled_equivalent(programs: list[Program], reference: Program, space: SearchSpace,
+                      inputs: dict[str, np.ndarray], rtol: float = 1e-4) -> np.ndarray:
+    """Whether each program's outputs on ``inputs`` are a positive multiple ``c * reference``'s.
+
+    ``c`` is the least-squares scale; every output must match ``c *
+    reference`` to ``rtol``. Returns ``[len(programs)]`` bool.
+    """
+    from discolab.graph import batched_interpreter, encode
+
+    if not programs:
+        return np.zeros(0, bool)
+    run = batched_interpreter(space, naive=True)
+    ref = np.asarray(run(encode([reference], space), inputs), np.float64)[0].reshape(-1)
+    out = np.asarray(run(encode(list(programs), space), inputs), np.float64)[: len(programs)]
+    out = np.broadcast_to(out.reshape(len(programs), -1), (len(programs), ref.size))
+    with np.errstate(all="ignore"):
+        scale = (out @ ref) / (ref @ ref)
+        close = np.isclose(out, scale[:, None] * ref[None, :], rtol=rtol, atol=0.0).all(axis=1)
+    return close & (scale > 0) & np.isfinite(scale)
 
 
 def bootstrap_program(space: SearchSpace, rng: np.random.Generator, extra: int | None = None) -> Program:

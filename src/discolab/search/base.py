@@ -50,7 +50,12 @@ class Searcher(Protocol):
         ...
 
     def ask(self, state: dict[str, Any], n: int) -> tuple[list[Proposal], dict[str, Any]]:
-        """``n`` proposals and the new state."""
+        """Up to ``n`` proposals (at least one) and the new state.
+
+        A searcher may propose fewer than ``n``: guided evolution drops slots
+        whose children were all predicted worse. The study loop stores what
+        it gets and stops with an error if a searcher proposes nothing.
+        """
         ...
 
     def tell(self, state: dict[str, Any], results: Sequence[Result]) -> tuple[dict[str, Any], dict[str, float]]:

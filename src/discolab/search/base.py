@@ -125,3 +125,18 @@ def make(
 def default_fresh(space: SearchSpace, fresh: FreshProgram | None) -> FreshProgram:
     """``fresh``, or uniform random programs of ``space``."""
     return fresh if fresh is not None else functools.partial(random_program, space)
+
+
+def fresh_unless_mutating(fresh: FreshProgram, rng: np.random.Generator, population: int, asked: int,
+                          population_size: int, mutation_probability: float) -> tuple[Proposal | None, int]:
+    """The first steps of an evolutionary ask for one slot, shared by the evolutionary searchers.
+
+    Fills the initial population with fresh programs, then draws a fresh one
+    with probability ``1 - mutation_probability``. Returns the fresh proposal
+    (or None: mutate a selected parent) and the updated count of initial asks.
+    """
+    if asked < population_size and population < population_size:
+        return Proposal(fresh(rng)), asked + 1
+    if not population or rng.random() >= mutation_probability:  # no population yet: nothing to mutate
+        return Proposal(fresh(rng)), asked
+    return None, asked

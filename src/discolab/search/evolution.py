@@ -18,7 +18,8 @@ import pydantic
 
 from discolab.graph import Program, SearchSpace, decode, mutate
 from discolab.search.base import (
-    FreshProgram, Proposal, Result, clean_fitness, default_fresh, register, rng_from_state, rng_state,
+    FreshProgram, Proposal, Result, clean_fitness, default_fresh, fresh_unless_mutating, register, rng_from_state,
+    rng_state,
 )
 
 
@@ -83,15 +84,10 @@ class RegularizedEvolution:
         fitness = [m[2] for m in population]
         proposals = []
         for _ in range(n):
-            if asked < size and len(population) < size:
-                proposals.append(Proposal(self.fresh(rng)))
-                asked += 1
-                continue
-            if not population:  # asked for more than the initial fill before any tell
-                proposals.append(Proposal(self.fresh(rng)))
-                continue
-            if rng.random() >= self.config.mutation_probability:
-                proposals.append(Proposal(self.fresh(rng)))
+            fresh, asked = fresh_unless_mutating(self.fresh, rng, len(population), asked, size,
+                                                 self.config.mutation_probability)
+            if fresh is not None:
+                proposals.append(fresh)
                 continue
             picks = rng.choice(len(population), size=tournament, replace=False)
             # Ties go to the youngest member, which favours exploration: the largest (fitness, index).

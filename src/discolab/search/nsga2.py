@@ -47,7 +47,9 @@ import numpy as np
 import pydantic
 
 from discolab.graph import Program, SearchSpace, decode, mutate
-from discolab.search.base import FreshProgram, Proposal, Result, default_fresh, register, rng_from_state, rng_state
+from discolab.search.base import (
+    FreshProgram, Proposal, Result, default_fresh, fresh_unless_mutating, register, rng_from_state, rng_state,
+)
 
 Sense = Literal["max", "min"]
 
@@ -265,15 +267,10 @@ class NSGA2:
         ranks = crowding = None
         proposals = []
         for _ in range(n):
-            if asked < size and len(population) < size:
-                proposals.append(Proposal(self.fresh(rng)))
-                asked += 1
-                continue
-            if not population:  # asked for more than the initial fill before any tell
-                proposals.append(Proposal(self.fresh(rng)))
-                continue
-            if rng.random() >= self.config.mutation_probability:
-                proposals.append(Proposal(self.fresh(rng)))
+            fresh, asked = fresh_unless_mutating(self.fresh, rng, len(population), asked, size,
+                                                 self.config.mutation_probability)
+            if fresh is not None:
+                proposals.append(fresh)
                 continue
             if ranks is None:
                 ranks, crowding = rank_and_crowding([m[2] for m in population], self.senses)

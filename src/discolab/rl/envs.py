@@ -71,10 +71,16 @@ Brax rows take physical scale factors as params (``with_params(
 :mod:`discolab.rl.brax_envs`). Friction acts on contacts only: it changes
 the hopper, not the cart-pole, whose geoms never collide.
 
-MiniGrid (navix or xminigrid) is not registered yet: neither package is
-installed here. A MiniGrid row needs an adapter to the gymnax API above
-(flattened observation, auto-reset, ``final_observation``) and
-``eps_decay_steps=100_000`` per the paper.
+* MiniGrid (``MiniGrid-DoorKey-5x5-v0``, ``-6x6``, ``KeyCorridorS3R1``,
+  ``Dynamic-Obstacles-5x5``/``6x6``, ``LavaGapS5``, ``SimpleCrossingS9N1``,
+  ``Unlock``; MiniGrid's own ids): :mod:`discolab.rl.minigrid`, a JAX port
+  of Farama MiniGrid 3.2.0 checked against it step for step (navix needs
+  wandb and 94 other packages at import; xminigrid lacks five of these
+  tasks). Observations are MiniGrid's 7x7x3 uint8 egocentric view (the
+  Q-network flattens it), 7 actions (Dynamic-Obstacles 3). A success pays
+  ``1 - 0.9 * t / T``, so R is in [0, 1]; Dynamic-Obstacles ends with -1
+  on a collision: R in [-1, 1]. Epsilon decays over 1e5 steps (the paper).
+  The budget, ``train_steps``, is our choice (?): PAPERS.md gives none.
 
 Example:
     >>> env, params = make("CartPole-v1")
@@ -96,6 +102,8 @@ from typing import Any
 import gymnax
 import jax.numpy as jnp
 
+from discolab.rl.minigrid import TASKS as MINIGRID_TASKS
+from discolab.rl.minigrid import MiniGridEnv
 from discolab.rl.types import JaxEnv
 
 
@@ -105,8 +113,8 @@ class EnvSpec:
 
     Attributes:
       name: registry name (what configs and domains use).
-      backend: the package that implements it ("gymnax", "brax"; later
-        "navix" or "xminigrid").
+      backend: the package that implements it ("gymnax", "brax", or
+        "minigrid" for :mod:`discolab.rl.minigrid`).
       backend_id: the package's own id for it.
       param_overrides: env-params fields replaced after the package's
         defaults (e.g. a shorter time limit), as ``((field, value), ...)``.
@@ -209,7 +217,15 @@ def _make_brax(env_spec: EnvSpec) -> tuple[JaxEnv, Any]:
     return env, params
 
 
-_BACKENDS = {"gymnax": _make_gymnax, "brax": _make_brax}
+def _make_minigrid(env_spec: EnvSpec) -> tuple[JaxEnv, Any]:
+    env = MiniGridEnv(env_spec.backend_id)
+    params = env.default_params
+    if env_spec.param_overrides:
+        params = params.replace(**dict(env_spec.param_overrides))
+    return env, params
+
+
+_BACKENDS = {"gymnax": _make_gymnax, "brax": _make_brax, "minigrid": _make_minigrid}
 
 
 def make(name: str) -> tuple[JaxEnv, Any]:
@@ -320,3 +336,13 @@ register(EnvSpec(
     train_steps=1_000_000, r_min=0.0, r_max=3000.0, eps_decay_steps=1,
     note="planar hopper, ends when it falls, 1000-step limit; R range our choice (?): random about 17, SAC ~3000 at 1e6",
 ))
+
+# MiniGrid (discolab.rl.minigrid, a JAX port of Farama MiniGrid); ids are MiniGrid's own.
+for _task in MINIGRID_TASKS.values():
+    _collides = _task.obstacles_move
+    register(EnvSpec(
+        name=_task.name, backend="minigrid", backend_id=_task.name,
+        train_steps=500_000, r_min=-1.0 if _collides else 0.0, r_max=1.0, eps_decay_steps=100_000,
+        note=(f"MiniGrid, {_task.max_steps}-step limit, success pays 1 - 0.9 t/T"
+              + ("; a collision ends it with -1" if _collides else "")),
+    ))

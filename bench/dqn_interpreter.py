@@ -1,9 +1,9 @@
 """Interpreted-program DQN training vs the same DQN with a hand-written loss, side by side.
 
-Usage (bench/results/dqn_interpreter.json is the first command; about 15-20 minutes on 2 shared CPU cores,
+Usage (bench/results/dqn_interpreter.json is the first command; about 7-8 minutes pinned to one CPU core,
 most of it the naive interpreter)::
 
-    .venv/bin/python bench/dqn_interpreter.py --repeats 5
+    taskset -c 1 nice -n 5 .venv/bin/python bench/dqn_interpreter.py --repeats 5
     .venv/bin/python bench/dqn_interpreter.py --programs 8,32 --sets bootstrap --repeats 5
     .venv/bin/python bench/dqn_interpreter.py --interpreters vjp --steps 4000    # skip the slow naive one
 

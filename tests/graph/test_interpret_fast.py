@@ -176,3 +176,23 @@ def test_unrolled_reductions_keep_values_and_gradients(name):
     got = jax.vjp(fast, *args)[1](ct)
     for w, g in zip(want, got):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+def test_shared_nodes_take_the_fast_path_with_equal_values_and_gradients():
+    # Bootstrap programs without dead nodes share DQN's first nodes: there the plan dispatches to one
+    # op group instead of every op. A batch of copies of one program is all fast path.
+    from discolab.domains.dqn_programs import bootstrap_program, named_programs
+    from discolab.graph.interpret import _dispatch, _groups
+
+    space = dqn_space()
+    rng = np.random.default_rng(7)
+    programs = [bootstrap_program(space, rng) for _ in range(8)]
+    lean = [prune(p, space) for p in programs]
+    encoded = EncodedPrograms(*map(jnp.asarray, encode(lean, space)))
+    groups = _groups(space)
+    dispatch = np.asarray(_dispatch(plan_batch(encoded, space).present, groups))
+    assert (dispatch[:4] < len(groups)).all()  # DQN's first nodes: one op group
+    compare(space, lean, dqn_inputs(7))
+    dqn = named_programs(space)["dqn"]
+    compare(space, [dqn] * 4, dqn_inputs(8))
+    compare(space, [dqn, named_programs(space)["dqn_reg"]] * 2, dqn_inputs(9))

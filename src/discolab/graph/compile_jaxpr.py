@@ -27,8 +27,8 @@ from discolab.graph.types import ValueType
 _CHEAP_PRIMITIVES = frozenset({
     "add", "sub", "mul", "neg", "max", "min", "abs", "select_n", "div", "integer_pow", "square", "sign",
     "broadcast_in_dim", "convert_element_type", "reshape", "squeeze", "expand_dims", "ge", "gt", "le", "lt",
-    "eq", "ne", "and", "or", "not", "copy", "pjit",
-})
+    "eq", "ne", "and", "or", "not", "copy", "pjit", "jit", "slice", "stop_gradient", "clamp", "is_finite",
+})  # "jit": newer JAX's name for "pjit" (jnp.where, clip); its body is checked like pjit's
 
 
 @functools.lru_cache(maxsize=256)

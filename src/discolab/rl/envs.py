@@ -194,11 +194,8 @@ def table() -> Mapping[str, EnvSpec]:
     return types.MappingProxyType(_ENVS)
 
 
-def _make_gymnax(env_spec: EnvSpec) -> tuple[JaxEnv, Any]:
-    env, params = gymnax.make(env_spec.backend_id)
-    if env_spec.param_overrides:
-        params = params.replace(**dict(env_spec.param_overrides))
-    return env, params
+def _gymnax(backend_id: str) -> tuple[JaxEnv, Any]:
+    return gymnax.make(backend_id)
 
 
 @functools.lru_cache(maxsize=None)
@@ -209,23 +206,18 @@ def _brax_env(backend_id: str) -> JaxEnv:
     return BraxEnv(backend_id)
 
 
-def _make_brax(env_spec: EnvSpec) -> tuple[JaxEnv, Any]:
-    env = _brax_env(env_spec.backend_id)
-    params = env.default_params
-    if env_spec.param_overrides:
-        params = params.replace(**dict(env_spec.param_overrides))
-    return env, params
+def _brax(backend_id: str) -> tuple[JaxEnv, Any]:
+    env = _brax_env(backend_id)
+    return env, env.default_params
 
 
-def _make_minigrid(env_spec: EnvSpec) -> tuple[JaxEnv, Any]:
-    env = MiniGridEnv(env_spec.backend_id)
-    params = env.default_params
-    if env_spec.param_overrides:
-        params = params.replace(**dict(env_spec.param_overrides))
-    return env, params
+def _minigrid(backend_id: str) -> tuple[JaxEnv, Any]:
+    env = MiniGridEnv(backend_id)
+    return env, env.default_params
 
 
-_BACKENDS = {"gymnax": _make_gymnax, "brax": _make_brax, "minigrid": _make_minigrid}
+#: backend -> ``backend_id -> (env, the package's default params)``.
+_BACKENDS = {"gymnax": _gymnax, "brax": _brax, "minigrid": _minigrid}
 
 
 def make(name: str) -> tuple[JaxEnv, Any]:
@@ -242,7 +234,10 @@ def make(name: str) -> tuple[JaxEnv, Any]:
       ValueError: for an unknown name; the message lists the known ones.
     """
     env_spec = spec(name)
-    return _BACKENDS[env_spec.backend](env_spec)
+    env, params = _BACKENDS[env_spec.backend](env_spec.backend_id)
+    if env_spec.param_overrides:
+        params = params.replace(**dict(env_spec.param_overrides))
+    return env, params
 
 
 def with_params(name: str, overrides: Mapping[str, float]) -> Any:

@@ -182,7 +182,7 @@ def test_shared_nodes_take_the_fast_path_with_equal_values_and_gradients():
     # Bootstrap programs without dead nodes share DQN's first nodes: there the plan dispatches to one
     # op group instead of every op. A batch of copies of one program is all fast path.
     from discolab.domains.dqn_programs import bootstrap_program, named_programs
-    from discolab.graph.interpret import _dispatch, _groups
+    from discolab.graph.interpret_vjp import _dispatch, _groups
 
     space = dqn_space()
     rng = np.random.default_rng(7)

@@ -1,12 +1,11 @@
 """Test-session set-up: discolab first (its XLA flags), and an opt-in one-CPU mode.
 
-With two or more CPUs, XLA:CPU (jaxlib 0.10.2) sometimes parks every worker
-thread while the host waits in ``BlockUntilReady``, so a long vmapped
-training call never returns (seen here on long PPO and RL-DARTS runs under
-load; docs/reproductions.md, "Known problem"). Pinned to one CPU the same
-runs finish. The tests' calls are short and the suite has not hung on two
-CPUs, and pinned it takes 11.7 minutes instead of 4.6 here, so pinning is
-opt-in: ``DISCOLAB_TEST_ONE_CPU=1 pytest``. XLA sizes its thread pools when
+With two or more CPUs, XLA:CPU (jaxlib 0.10.2) parked every worker thread
+when two batched LAPACK QRs (a vmapped orthogonal init) ran at once; the
+networks now avoid batched QRs (docs/reproductions.md, "Known problem").
+Pinning to one CPU stays available, opt-in, for any hang not yet understood:
+``DISCOLAB_TEST_ONE_CPU=1 pytest`` (11.7 minutes instead of about 5 here).
+XLA sizes its thread pools when
 its CPU backend starts, after this file is imported; subprocesses inherit it.
 """
 

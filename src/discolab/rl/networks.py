@@ -19,7 +19,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -53,7 +54,36 @@ class QNetwork(nn.Module):
 
 
 def _orthogonal(scale: float) -> nn.initializers.Initializer:
-    return nn.initializers.orthogonal(scale)
+    """Flax's orthogonal initializer, with its QR run one matrix at a time under ``vmap``.
+
+    A vmapped init (a population of agents) batches the QR into one LAPACK
+    call that fans its matrices out over XLA:CPU's intra-op thread pool and
+    waits for them from inside that pool. When two such calls start at once
+    on a 2-thread pool, both threads wait for work only they could do, and
+    the program never returns (jaxlib 0.10.2; gdb shows both pool threads
+    in ``jax::ParallelBatchMap``). Mapping over the batch sequentially gives
+    the same matrices and never re-enters the pool.
+    """
+    base = nn.initializers.orthogonal(scale)
+
+    def init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
+        return _one_at_a_time(lambda k: base(k, shape, dtype))(key)
+
+    return init
+
+
+def _one_at_a_time(fn: Callable[[jax.Array], jax.Array]) -> Callable[[jax.Array], jax.Array]:
+    """``fn`` of one argument, evaluated by ``lax.map`` instead of batched when it is vmapped."""
+    wrapped = jax.custom_batching.custom_vmap(fn)
+
+    @wrapped.def_vmap
+    def _rule(axis_size: int, in_batched: list[bool], x: jax.Array) -> tuple[jax.Array, bool]:
+        del axis_size
+        if not in_batched[0]:
+            return wrapped(x), False
+        return jax.lax.map(wrapped, x), True
+
+    return wrapped
 
 
 class MLPEncoder(nn.Module):

@@ -22,6 +22,9 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+from bench_support import machine, now, source_revision, versions, write_result
 
 WORKER = """
 import sys, jax, flax.linen as nn
@@ -49,9 +52,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds before an arm counts as hung")
+    parser.add_argument("--out", type=Path, default=None, help="JSON output (default bench/results/xla_qr_deadlock.json)")
     args = parser.parse_args()
+    started = now()
     rows = [arm(name, args.calls, args.timeout) for name in ("flax", "discolab")]
     print(json.dumps(rows, indent=1))
+    result = {
+        "benchmark": "a vmapped orthogonal init on XLA:CPU: flax's (batched LAPACK QR) vs discolab's (one QR at a time)",
+        "command": "python bench/xla_qr_deadlock.py " + " ".join(sys.argv[1:]), "date": started,
+        "machine": machine(), "versions": versions(("discolab", "jax", "jaxlib", "flax")),
+        "source": source_revision(), "timeout_s": args.timeout, "arms": rows,
+    }
+    print(f"wrote {write_result('xla_qr_deadlock', result, args.out)}")
     return 0
 
 

@@ -30,18 +30,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench_support import machine, now, source_revision, versions, write_result
+
 HERE = Path(__file__).resolve().parent
-DEFAULT_OUT = HERE / "results" / "xla_opt_level.json"
 WORKLOADS = ("dqn", "dqn_interpreted", "ppo_minatar", "minigrid", "nguyen_search")
 LEVELS = (3, 2)
 
@@ -89,18 +88,11 @@ def run_arm(name: str, level: int) -> dict[str, float]:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "absent"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset")
     parser.add_argument("--repeats", type=int, default=2, help="alternating repeats per level (default 2)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", type=Path, default=None, help="JSON output (default bench/results/xla_opt_level.json)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -111,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         if name not in WORKLOADS:
             parser.error(f"unknown workload {name!r}; known: {', '.join(WORKLOADS)}")
-    started, t0 = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), time.perf_counter()
+    started, t0 = now(), time.perf_counter()
     figures: dict[str, Any] = {}
     for name in names:
         runs: dict[int, list[dict[str, float]]] = {level: [] for level in LEVELS}
@@ -129,20 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         figures[name] = row
         print(name, json.dumps({k: v for k, v in row.items() if k != "runs"}), flush=True)
 
-    import jax
-
     result = {
         "benchmark": "XLA:CPU LLVM -O2 vs -O3 (XLA's default): a compile-time experiment, not adopted",
         "command": "DISCOLAB_CACHE_DIR=off .venv/bin/python bench/xla_opt_level.py " + " ".join(argv or sys.argv[1:]),
-        "date": started, "wall_s": round(time.perf_counter() - t0, 1),
-        "device": f"{jax.devices()[0].platform}:{jax.devices()[0].id}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
-        "versions": {p: _version(p) for p in ("jax", "jaxlib", "flax", "optax", "gymnax", "discolab")},
-        "python": platform.python_version(), "repeats": args.repeats, "figures": figures,
-        "ratio_note": "X_O3_over_O2 > 1: -O2 is faster on X",
+        "date": started, "wall_s": round(time.perf_counter() - t0, 1), "machine": machine(),
+        "versions": versions(("discolab", "jax", "jaxlib", "flax", "optax", "gymnax")), "source": source_revision(),
+        "repeats": args.repeats, "figures": figures, "ratio_note": "X_O3_over_O2 > 1: -O2 is faster on X",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    print(f"wrote {write_result('xla_opt_level', result, args.out)}")
     return 0
 
 

@@ -71,6 +71,7 @@ def test_registered_and_configured_from_a_study_table():
         ({"hidden": 30, "heads": 4}, "multiple of heads"),
         ({"min_archive": 500, "archive_size": 100}, "min_archive"),
         ({"max_trys": 3}, "max_trys"),
+        ({"pick": "best", "max_accepted": 2}, "max_accepted must be 1"),
     ],
 )
 def test_config_validation(config, pattern):
@@ -174,6 +175,20 @@ def test_screened_children_beat_unscreened_ones_on_a_learned_ordering():
     assert all(p.parent_id in parents for p in plain)
     assert [p.parent_id for p in plain] == [p.parent_id for p in screened]  # same parents, other children
     assert gain(screened) > gain(plain) + 0.5, (gain(screened), gain(plain))
+
+
+def test_picking_the_best_rated_of_all_tries_passes_bigger_children_than_the_first_accepted():
+    # Same state, same tournament winners: the best-rated accepted child of 6 candidates should beat
+    # the first accepted one on the learned ordering (live size). Slots with no accepted child are
+    # dropped (skip), so both sides propose only accepted children.
+    first = guided(max_tries=6, fallback="skip")
+    _, _, state = loop(first, first.init(2), rounds=3)
+    parents = {m[0]: size(Program.from_json(m[1])) for m in state["archive"]}
+    gain = lambda proposals: np.mean([size(p.program) - parents[p.parent_id] for p in proposals])  # noqa: E731
+    by_first, _ = first.ask(state, 60)
+    by_best, _ = guided(max_tries=6, fallback="skip", pick="best").ask(state, 60)
+    assert by_first and by_best
+    assert gain(by_best) > gain(by_first) + 0.1, (gain(by_best), gain(by_first))
 
 
 def test_the_oracle_proposes_only_children_at_least_as_good_when_one_exists():

@@ -6,7 +6,9 @@ compared with its parent by a predictor; a child predicted worse is discarded
 unevaluated and the parent is mutated again, up to ``max_tries`` candidates.
 An accepted child is itself mutated and screened against itself, up to
 ``max_accepted`` times, so the mutation strength grows while the predictor keeps
-predicting gains (the adaptive mutation of PAM-RT, as read in PAPERS.md). If no
+predicting gains (the adaptive mutation of PAM-RT, as read in PAPERS.md). With
+``pick = "best"`` every slot screens all ``max_tries`` candidates against the
+parent and proposes the one rated highest above the threshold. If no
 candidate is accepted, the slot is dropped (``fallback = "skip"``, the default:
 the batch is smaller and no evaluation is spent on a child predicted worse) or
 the candidate rated highest is proposed (``"best"``, every slot filled). A
@@ -95,6 +97,10 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
     max_tries: int = pydantic.Field(8, ge=1, le=1000, description="Candidates screened per proposal at most.")
     max_accepted: int = pydantic.Field(
         1, ge=1, le=100, description="Accepted mutations chained per proposal (each screened against the last).")
+    pick: Literal["first", "best"] = pydantic.Field(
+        "first", description="Which accepted candidate a slot proposes: the `first` one (then chained, see "
+                             "max_accepted), or the `best`-rated of all max_tries candidates screened against "
+                             "the parent (needs max_accepted = 1).")
     accept_threshold: float = pydantic.Field(
         0.5, ge=0.0, lt=1.0, description="A candidate is accepted when P(better than its parent) exceeds this.")
     min_archive: int = pydantic.Field(
@@ -135,6 +141,9 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         entry.config.model_validate({k: v for k, v in self.base.items() if k != "name"})
         if self.hidden % self.heads:
             raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
+        if self.pick == "best" and self.max_accepted != 1:
+            raise ValueError(f"pick = 'best' screens every candidate against the parent: max_accepted must be 1, "
+                             f"not {self.max_accepted}")
         if self.min_archive > self.archive_size:
             raise ValueError(f"min_archive ({self.min_archive}) exceeds archive_size ({self.archive_size})")
         return self
@@ -348,6 +357,7 @@ class GuidedEvolution:
         current_fitness: list[float | None] = list(parent_fitness)
         tries, accepted = [0] * n, [0] * n
         best: list[tuple[float, Program] | None] = [None] * n
+        top: list[tuple[float, Program] | None] = [None] * n  # pick = "best": the best-rated accepted candidate
         candidates = list(first)  # the base searcher's own child is the first candidate
         active = list(range(n))
         screened = rejected = skipped = 0
@@ -367,7 +377,10 @@ class GuidedEvolution:
             for s, ps, t in zip(active, p, truth):
                 tries[s] += 1
                 screened += 1
-                if ps > cfg.accept_threshold:
+                if ps > cfg.accept_threshold and cfg.pick == "best":
+                    if top[s] is None or ps > top[s][0]:  # type: ignore[index]
+                        top[s] = (float(ps), candidates[s])
+                elif ps > cfg.accept_threshold:
                     current[s], current_fitness[s] = candidates[s], t
                     accepted[s] += 1
                 else:
@@ -379,6 +392,9 @@ class GuidedEvolution:
             for s in still:  # in slot order: the RNG stream is a function of the state
                 candidates[s] = mutate(current[s], self.space, rng)
             active = still
+        for s, entry in enumerate(top):
+            if entry is not None:
+                current[s], accepted[s] = entry[1], 1
         chosen = []
         fallbacks = 0
         for s in range(n):

@@ -5,8 +5,8 @@ when two batched LAPACK QRs (a vmapped orthogonal init) ran at once; the
 networks now avoid batched QRs (docs/reproductions.md, "Known problem").
 Pinning to one CPU stays available, opt-in, for any hang not yet understood:
 ``DISCOLAB_TEST_ONE_CPU=1 pytest`` (11.7 minutes instead of about 5 here).
-XLA sizes its thread pools when
-its CPU backend starts, after this file is imported; subprocesses inherit it.
+XLA sizes its thread pools when its CPU backend starts, after this file is
+imported; subprocesses inherit it.
 """
 
 from __future__ import annotations

@@ -377,12 +377,12 @@ class GuidedEvolution:
             for s, ps, t in zip(active, p, truth):
                 tries[s] += 1
                 screened += 1
-                if ps > cfg.accept_threshold and cfg.pick == "best":
-                    if top[s] is None or ps > top[s][0]:  # type: ignore[index]
+                if ps > cfg.accept_threshold:
+                    if cfg.pick == "first":
+                        current[s], current_fitness[s] = candidates[s], t
+                        accepted[s] += 1
+                    elif top[s] is None or ps > top[s][0]:  # type: ignore[index]
                         top[s] = (float(ps), candidates[s])
-                elif ps > cfg.accept_threshold:
-                    current[s], current_fitness[s] = candidates[s], t
-                    accepted[s] += 1
                 else:
                     rejected += 1
                     if best[s] is None or ps > best[s][0]:

@@ -88,9 +88,11 @@ DQN_DOMAIN = {
 }
 
 
-def dqn_config(seed: int, evaluations: int, searcher: dict[str, Any]) -> dict[str, Any]:
+def dqn_config(seed: int, evaluations: int, searcher: dict[str, Any],
+               domain: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A DQN-loss study; ``domain`` fields replace ``DQN_DOMAIN``'s."""
     return {"study": {"name": f"dqn-{seed}", "seed": seed, "evaluations": evaluations, "batch_size": 16},
-            "domain": DQN_DOMAIN, "searcher": searcher}
+            "domain": {**DQN_DOMAIN, **(domain or {})}, "searcher": searcher}
 
 
 def oracle_accuracy(arm: str) -> float | None:
@@ -405,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arms", default=None,
                         help=f"comma-separated arms of {ARMS} (default: nguyen all, dqn re,binary)")
     parser.add_argument("--guide", default="{}", help="JSON of extra guided options (e.g. '{\"max_tries\": 8}')")
+    parser.add_argument("--dqn-domain", default="{}",
+                        help="dqn: JSON of domain fields that replace the small default's (e.g. "
+                             "'{\"mode\": \"bootstrap\"}')")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.domain == "plot":
@@ -430,9 +435,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         guide_options = {"min_archive": 48, "retrain_every": 48, "archive_size": 512, "max_tries": 8,
                          "train_steps": 300}
-        make = lambda seed, searcher: dqn_config(seed, evaluations, searcher)  # noqa: E731
+        domain = json.loads(args.dqn_domain)
+        make = lambda seed, searcher: dqn_config(seed, evaluations, searcher, domain)  # noqa: E731
         base = DQN_RE
-        label = "dqn_loss (CartPole-v0 hurdle, Acrobot-v1)"
+        label = f"dqn_loss (CartPole-v0 hurdle, Acrobot-v1; {domain or 'the small default'})"
     guide_options.update(json.loads(args.guide))
 
     from discolab.study.config import parse_config

@@ -205,7 +205,8 @@ class CompileTimer:
                 self.count += 1
 
 
-def run_discolab(problem_name: str, seed: int, evaluations: int, workdir: str, timer: CompileTimer) -> dict[str, Any]:
+def run_discolab(problem_name: str, seed: int, evaluations: int, workdir: str, timer: CompileTimer,
+                 searcher: dict[str, Any] = DISCOLAB_SEARCHER) -> dict[str, Any]:
     import jax
     import sympy
 
@@ -221,7 +222,7 @@ def run_discolab(problem_name: str, seed: int, evaluations: int, workdir: str, t
                   "batch_size": BATCH_SIZE},
         "domain": {"name": "regression", "problem": problem_name, "ops": list(OPS), "constants": [],
                    "max_nodes": MAX_NODES},
-        "searcher": DISCOLAB_SEARCHER,
+        "searcher": searcher,
     })
     path = os.path.join(workdir, f"{problem_name}-seed{seed}.db")
     batched_interpreter.cache_clear()
@@ -425,11 +426,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--problems", default=",".join(str(k) for k in range(1, 13)),
                         help="comma-separated Nguyen problems, numbers or names (default: 1..12)")
-    parser.add_argument("--seeds", type=int, default=4, help="seeds 0..N-1 per problem and side (default 4)")
+    parser.add_argument("--seeds", type=int, default=4, help="N seeds per problem and side (default 4)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the seeds are first..first+N-1 (default 0)")
     parser.add_argument("--evaluations", type=int, default=20_000,
                         help="evaluated programs per run on each side (default 20000)")
     parser.add_argument("--generations", type=int, default=20,
                         help="gplearn generations; population = evaluations / generations (default 20)")
+    parser.add_argument("--crossover", type=float, default=0.0,
+                        help="discolab's crossover_probability (default 0: the paper's mutation-only searcher)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON output (default {DEFAULT_OUT})")
     parser.add_argument("--profile", action="store_true",
                         help="instead: run discolab once (first problem, seed 0) under cProfile and print "
@@ -444,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from discolab.domains.regression import RegressionConfig, RegressionDomain
 
+    searcher = {**DISCOLAB_SEARCHER, "crossover_probability": args.crossover}
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     timer = CompileTimer()
     warm_up(problems[0])
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -454,10 +460,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in problems:
             domain = RegressionDomain(RegressionConfig(problem=name, ops=OPS, constants=(), max_nodes=MAX_NODES))
             runs[name] = {"gplearn": [], "discolab": []}
-            for seed in range(args.seeds):
+            for seed in seeds:
                 load_before = os.getloadavg()[0]
                 gp = run_gplearn(domain, seed, args.evaluations, args.generations)
-                dl = run_discolab(name, seed, args.evaluations, workdir, timer)
+                dl = run_discolab(name, seed, args.evaluations, workdir, timer, searcher)
                 # 1-min load average around the pair: above ~1.5 on 2 cores, other work shared the CPUs.
                 gp["load_before"] = dl["load_before"] = load_before
                 gp["load_after"] = dl["load_after"] = os.getloadavg()[0]
@@ -477,14 +483,14 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions(("discolab", "jax", "jaxlib", "gplearn", "scikit-learn", "numpy", "sympy")),
         "source": source_revision(),
         "settings": {
-            "problems": problems, "seeds": list(range(args.seeds)), "evaluations": args.evaluations,
+            "problems": problems, "seeds": seeds, "evaluations": args.evaluations,
             "ops": list(OPS), "constants": "none on either side",
             "gplearn": {"population_size": args.evaluations // args.generations, "generations": args.generations,
                         "const_range": None, "stopping_criteria": -1.0, "n_jobs": 1,
                         "exp": "protected: exp(clip(x, -50, 50)) via make_function",
                         "other": "gplearn 0.4 defaults (tournament 20, init_depth (2, 6), half and half, "
                                  "parsimony 0.001, p_crossover 0.9, metric mean absolute error)"},
-            "discolab": {"searcher": DISCOLAB_SEARCHER, "batch_size": BATCH_SIZE, "max_nodes": MAX_NODES,
+            "discolab": {"searcher": searcher, "batch_size": BATCH_SIZE, "max_nodes": MAX_NODES,
                          "store": "SQLite file in a temp dir",
                          "caches": "batched_interpreter cache and jax caches cleared before each run"},
             "recovery": f"any of the {TOP_K} best distinct programs of the run (own fitness, all evaluated "

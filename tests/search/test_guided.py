@@ -132,6 +132,18 @@ def test_skip_drops_slots_with_no_accepted_child_and_replays_after_a_resume():
     assert live == resumed and live_final == resumed_final
 
 
+def test_fill_replaces_skipped_slots_until_the_batch_is_full_and_replays_after_a_resume():
+    searcher = guided(fallback="skip", max_tries=2, fill=True)
+    asked, metrics, state = loop(searcher, searcher.init(4), rounds=4)
+    assert any(m.get("guide_skip_rate", 0) > 0 for m in metrics)  # slots were skipped ...
+    assert all(len(batch) == 12 for batch in asked)  # ... and replaced
+    restored = json.loads(json.dumps(state))
+    live, _, live_final = loop(searcher, state, rounds=2, start_id=100)
+    resumed, _, resumed_final = loop(guided(fallback="skip", max_tries=2, fill=True), restored, rounds=2,
+                                     start_id=100)
+    assert live == resumed and live_final == resumed_final
+
+
 def test_the_oracle_with_skip_proposes_no_child_worse_than_its_parent():
     calls = []
 

@@ -1,5 +1,6 @@
 """The program language: types, ops, spaces, programs, variation, hashing, rendering."""
 
+from discolab.graph.crossover import crossover
 from discolab.graph.fingerprint import fingerprints, hash_outputs, random_inputs
 from discolab.graph.generate import random_program
 from discolab.graph.hashing import structural_hash
@@ -14,7 +15,7 @@ from discolab.graph.types import ValueType
 
 __all__ = [
     "CompositeSpace", "EncodedPrograms", "InvalidProgram", "MUTATIONS", "Node", "Op", "Program", "SearchSpace", "ValueType",
-    "batched_interpreter", "decode", "encode", "fingerprints", "hash_outputs", "interpret", "is_valid", "live_slots",
+    "batched_interpreter", "crossover", "decode", "encode", "fingerprints", "hash_outputs", "interpret", "is_valid", "live_slots",
     "mutate", "ProgramTuple", "prune", "random_inputs", "random_program", "space_from_dict", "structural_hash", "to_infix", "to_source",
     "to_sympy", "validate",
 ]

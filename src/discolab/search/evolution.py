@@ -3,9 +3,12 @@
 The population is a queue: each child joins at the back and the oldest
 member leaves, whatever its fitness. Parents are tournament winners; a
 child is a mutation of its parent with probability ``mutation_probability``,
-else a fresh random program. A batch of ``n`` proposals is drawn from the
-same population, so with batches the search is the asynchronous variant the
-paper ran on many workers.
+else a fresh random program. With ``crossover_probability`` above 0 (an
+option; the paper's searcher has none), a child that would be mutated is
+instead, with that probability, a subtree crossover of its parent with the
+winner of a second tournament (``graph.crossover``). A batch of ``n``
+proposals is drawn from the same population, so with batches the search is
+the asynchronous variant the paper ran on many workers.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pydantic
 
-from discolab.graph import Program, SearchSpace, decode, mutate
+from discolab.graph import Program, SearchSpace, crossover, decode, mutate
 from discolab.search.base import (
     FreshProgram, Proposal, Result, clean_fitness, default_fresh, fresh_unless_mutating, register, rng_from_state,
     rng_state,
@@ -30,6 +34,10 @@ class RegularizedEvolutionConfig(pydantic.BaseModel, frozen=True, extra="forbid"
     tournament_size: int = pydantic.Field(25, ge=1, le=1_000_000, description="Members sampled per tournament.")
     mutation_probability: float = pydantic.Field(
         0.95, ge=0.0, le=1.0, description="Chance a child is a mutation of its parent, else a random program."
+    )
+    crossover_probability: float = pydantic.Field(
+        0.0, ge=0.0, le=1.0,
+        description="Chance a child that would be mutated is a crossover with a second tournament winner instead.",
     )
 
     @pydantic.model_validator(mode="after")
@@ -72,8 +80,6 @@ class RegularizedEvolution:
         self._members: dict[str, Program] = {}
 
     def init(self, seed: int) -> dict[str, Any]:
-        import numpy as np
-
         return {"rng": rng_state(np.random.default_rng(seed)), "population": [], "asked": 0}
 
     def ask(self, state: dict[str, Any], n: int) -> tuple[list[Proposal], dict[str, Any]]:
@@ -89,15 +95,25 @@ class RegularizedEvolution:
             if fresh is not None:
                 proposals.append(fresh)
                 continue
-            picks = rng.choice(len(population), size=tournament, replace=False)
-            # Ties go to the youngest member, which favours exploration: the largest (fitness, index).
-            picks = picks.tolist()
-            _, winner = max(zip(map(fitness.__getitem__, picks), picks))
-            parent_id, parent_json, _ = population[winner]
-            parent = self._members.get(parent_json)
-            child = mutate(_decode(parent_json) if parent is None else parent, self.space, rng)
+            parent_id, parent = self._tournament(population, fitness, tournament, rng)
+            child = None
+            if self.config.crossover_probability and rng.random() < self.config.crossover_probability:
+                child = crossover(parent, self._tournament(population, fitness, tournament, rng)[1], self.space, rng)
+            if child is None:  # no crossover drawn, or none that changes the parent
+                child = mutate(parent, self.space, rng)
             proposals.append(Proposal(child, parent_id))
         return proposals, {**state, "rng": rng_state(rng), "asked": asked}
+
+    def _tournament(self, population: list, fitness: list[float], size: int,
+                    rng: np.random.Generator) -> tuple[int, Program]:
+        """The winner of a tournament of ``size`` distinct members: its id and program."""
+        picks = rng.choice(len(population), size=size, replace=False)
+        # Ties go to the youngest member, which favours exploration: the largest (fitness, index).
+        picks = picks.tolist()
+        _, winner = max(zip(map(fitness.__getitem__, picks), picks))
+        member_id, member_json, _ = population[winner]
+        member = self._members.get(member_json)
+        return member_id, _decode(member_json) if member is None else member
 
     def tell(self, state: dict[str, Any], results: Sequence[Result]) -> tuple[dict[str, Any], dict[str, float]]:
         population = list(state["population"])

@@ -11,7 +11,10 @@ predicting gains (the adaptive mutation of PAM-RT, as read in PAPERS.md). With
 parent and proposes the one rated highest above the threshold. If no
 candidate is accepted, the slot is dropped (``fallback = "skip"``, the default:
 the batch is smaller and no evaluation is spent on a child predicted worse) or
-the candidate rated highest is proposed (``"best"``, every slot filled). A
+the candidate rated highest is proposed (``"best"``, every slot filled). With
+``fill``, dropped slots are replaced by further slots of the base searcher
+until the batch is full: a domain that trains a batch of programs in one
+padded call (the RL domains) pays for a full batch whatever its size. A
 candidate structurally equal to a program of the archive or to its parent is
 rejected without asking the predictor (``skip_known``): it would be a duplicate,
 free but uninformative, and a predictor rates the programs it was trained on
@@ -119,7 +122,11 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
                                          "archive, the pairs the screen asks about; the rest are random pairs.")
     fallback: Literal["skip", "best"] = pydantic.Field(
         "skip", description="A slot whose candidates were all rejected: `skip` drops it unevaluated (the batch is "
-                            "smaller), `best` evaluates the candidate rated highest.")
+                            "smaller unless `fill`), `best` evaluates the candidate rated highest.")
+    fill: bool = pydantic.Field(
+        False, description="With `skip`: ask the base searcher for more slots until the batch is full (at most "
+                           f"{MAX_SKIP_ROUNDS} rounds), for domains that evaluate a batch in one padded call, "
+                           "where a smaller batch costs as much as a full one.")
     skip_known: bool = pydantic.Field(
         True, description="Reject, without asking the predictor, candidates structurally equal to a program of the "
                           "archive or to their parent: they would be duplicates, evaluated at no cost and "
@@ -205,10 +212,10 @@ class GuidedEvolution:
         last_ask: dict[str, Any] = {"slots": 0, "screened": 0, "rejected": 0, "fallbacks": 0, "known": 0,
                                     "skipped": 0, "children": {}, "seconds": 0.0, "parent_of": {}}
         out: list[Proposal] = []
-        for _ in range(MAX_SKIP_ROUNDS):  # "skip" may drop every slot: ask the base searcher again
-            proposals, base_state = self.base.ask(base_state, n)
-            out = self._screen_proposals(state, proposals, parents, rng, last_ask)
-            if out:
+        for _ in range(MAX_SKIP_ROUNDS):  # "skip" drops slots: ask the base searcher again
+            proposals, base_state = self.base.ask(base_state, n - len(out))
+            out += self._screen_proposals(state, proposals, parents, rng, last_ask)
+            if len(out) >= n or (out and not self.config.fill):
                 break
         if not out:  # every slot of every round skipped: propose the best-rated candidates after all
             out = self._screen_proposals(state, proposals, parents, rng, last_ask, fallback="best")

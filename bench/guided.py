@@ -438,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         domain = json.loads(args.dqn_domain)
         make = lambda seed, searcher: dqn_config(seed, evaluations, searcher, domain)  # noqa: E731
         base = DQN_RE
-        label = f"dqn_loss (CartPole-v0 hurdle, Acrobot-v1; {domain or 'the small default'})"
+        label = "dqn_loss (CartPole-v0 hurdle, Acrobot-v1" + (f"; set: {', '.join(domain)})" if domain else ")")
     guide_options.update(json.loads(args.guide))
 
     from discolab.study.config import parse_config

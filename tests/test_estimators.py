@@ -15,7 +15,8 @@ def test_fit_recovers_a_two_variable_formula(tmp_path):
     X = rng.uniform(-1, 1, (200, 2))
     y = X[:, 0] * X[:, 1] + X[:, 0]
     reg = SymbolicRegressor(ops=("add", "sub", "mul"), constants=(), max_nodes=6, evaluations=1500,
-                            population_size=60, tournament_size=6, batch_size=100, study=tmp_path / "fit.db")
+                            population_size=60, tournament_size=6, batch_size=100, crossover_probability=0.3,
+                            study=tmp_path / "fit.db")
     reg.fit(X, y)
     best = reg.results_[0]
     assert best["nrmse_test"] < 1e-5

@@ -36,7 +36,8 @@ class SymbolicRegressor:
       max_nodes: the most op nodes in a formula.
       evaluations: formulas to evaluate (duplicates reuse a score and do not count).
       batch_size: formulas per compiled call and per store transaction.
-      population_size, tournament_size, mutation_probability: regularized evolution.
+      population_size, tournament_size, mutation_probability, crossover_probability:
+        regularized evolution (crossover is off by default, as in the paper).
       test_fraction: share of rows held out; the fitness is scored on them.
       seed: seed of the search and of the train/test split.
       study: the study file to write (default: a fresh temporary folder). The data
@@ -53,6 +54,7 @@ class SymbolicRegressor:
         population_size: int = 300,
         tournament_size: int = 25,
         mutation_probability: float = 0.95,
+        crossover_probability: float = 0.0,
         test_fraction: float = 0.25,
         seed: int = 0,
         study: str | Path | None = None,
@@ -65,6 +67,7 @@ class SymbolicRegressor:
         self.population_size = population_size
         self.tournament_size = tournament_size
         self.mutation_probability = mutation_probability
+        self.crossover_probability = crossover_probability
         self.test_fraction = test_fraction
         self.seed = seed
         self.study = study
@@ -90,7 +93,8 @@ class SymbolicRegressor:
                        "max_nodes": self.max_nodes, "data_seed": self.seed},
             "searcher": {"name": "regularized_evolution", "population_size": self.population_size,
                          "tournament_size": self.tournament_size,
-                         "mutation_probability": self.mutation_probability},
+                         "mutation_probability": self.mutation_probability,
+                         "crossover_probability": self.crossover_probability},
         })
         create_study(path, config)
         run_study(path)

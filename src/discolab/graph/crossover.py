@@ -14,18 +14,13 @@ import numpy as np
 
 from discolab.graph import composite
 from discolab.graph.generate import ensure_required
-from discolab.graph.program import Node, Program, live_nodes, live_set, node_types
+from discolab.graph.program import Node, Program, live_nodes, live_set, node_types, reached_nodes
 from discolab.graph.space import SearchSpace
 
 
 def cone(program: Program, node: int, n_fixed: int) -> tuple[int, ...]:
     """Indices of the nodes that node ``node`` reads, directly or not, and ``node`` itself, ascending."""
-    nodes, wanted, found = program.nodes, {n_fixed + node}, []
-    for slot in range(n_fixed + node, n_fixed - 1, -1):  # as liveness, from ``node`` instead of the output
-        if slot in wanted:
-            wanted.update(nodes[slot - n_fixed].args)
-            found.append(slot - n_fixed)
-    return tuple(reversed(found))
+    return tuple(reversed(reached_nodes(program.nodes, n_fixed, {n_fixed + node}, n_fixed + node)))
 
 
 def graft(recipient: Program, at: int, donor: Program, root: int, n_fixed: int,
@@ -43,12 +38,8 @@ def graft(recipient: Program, at: int, donor: Program, root: int, n_fixed: int,
     old = n_fixed + at
     live = live_set(recipient, n_fixed)
     after = [k for k in range(at + 1, len(nodes_in)) if n_fixed + k in live]
-    wanted = {a for k in after for a in nodes_in[k].args if a < old}
-    before = []
-    for slot in range(old - 1, n_fixed - 1, -1):  # the nodes before ``at`` that ``after`` reads
-        if slot in wanted:
-            wanted.update(nodes_in[slot - n_fixed].args)
-            before.append(slot - n_fixed)
+    # The nodes before ``at`` that ``after`` still reads.
+    before = reached_nodes(nodes_in, n_fixed, {a for k in after for a in nodes_in[k].args if a < old}, old - 1)
     nodes: list[Node] = []
     remap = {s: s for s in range(n_fixed)}  # inputs and constants are the same slots in both programs
     donor_remap = dict(remap)
@@ -72,9 +63,10 @@ def crossover(recipient: Program, donor: Program, space: SearchSpace, rng: np.ra
 
     Recipient nodes are tried in a random order; for each, a random live
     donor node of its type is grafted. Where the child would be longer than
-    ``space.max_nodes`` the next recipient node is tried. The result always validates against ``space``. For a tuple of
-    programs (a composite space) one part, drawn uniformly, is crossed with
-    the donor's same part (the next, in a random order, if that cannot change).
+    ``space.max_nodes`` the next recipient node is tried. The result always
+    validates against ``space``. For a tuple of programs (a composite space)
+    one part, drawn uniformly, is crossed with the donor's same part (the
+    next, in a random order, if that cannot change).
     """
     if composite.is_composite(space):
         parts = list(composite.zip_parts(recipient, space))

@@ -104,15 +104,27 @@ def _liveness(program: Program, n_fixed: int) -> tuple[int, frozenset[int], tupl
     """``(n_fixed, live slots, live node indices)``, kept on the program for its (one) space."""
     cached = program.__dict__.get("_liveness")
     if cached is None or cached[0] != n_fixed:
-        nodes = program.nodes
-        last = n_fixed + len(nodes) - 1
-        live, indices = {last}, []
-        for slot in range(last, n_fixed - 1, -1):  # a node is live if a live node reads it
-            if slot in live:
-                live.update(nodes[slot - n_fixed].args)
-                indices.append(slot - n_fixed)
+        last = n_fixed + len(program.nodes) - 1
+        live = {last}
+        indices = reached_nodes(program.nodes, n_fixed, live, last)
         cached = program.__dict__["_liveness"] = (n_fixed, frozenset(live), tuple(reversed(indices)))
     return cached
+
+
+def reached_nodes(nodes: Sequence[Node], n_fixed: int, wanted: set[int], top: int) -> list[int]:
+    """Indices of the nodes at slots ``top`` and below that the slots in ``wanted`` read, descending.
+
+    A node is reached if its slot is wanted; it then wants its arguments.
+    ``wanted`` is updated in place and ends as every slot reached (fixed
+    slots included). Liveness starts from the output; crossover starts from
+    a node, or from what the nodes after a grafted one read.
+    """
+    found = []
+    for slot in range(top, n_fixed - 1, -1):
+        if slot in wanted:
+            wanted.update(nodes[slot - n_fixed].args)
+            found.append(slot - n_fixed)
+    return found
 
 
 def node_types(program: Program) -> tuple[ValueType, ...]:

@@ -6,6 +6,7 @@ the run quoted in docs/benchmarks.md; about 15 minutes on 2 CPU cores)::
     .venv/bin/python bench/nguyen_gplearn.py
     .venv/bin/python bench/nguyen_gplearn.py --problems 5 --profile   # where discolab's time goes
     .venv/bin/python bench/nguyen_gplearn.py --problems 1,5,10 --seeds 3 --evaluations 10000
+    .venv/bin/python bench/nguyen_gplearn.py --population 1000 --tournament 20   # gplearn's sizes
 
 Both sides, per (problem, seed), one after the other in this process:
 
@@ -434,6 +435,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="gplearn generations; population = evaluations / generations (default 20)")
     parser.add_argument("--crossover", type=float, default=0.0,
                         help="discolab's crossover_probability (default 0: the paper's mutation-only searcher)")
+    parser.add_argument("--population", type=int, default=DISCOLAB_SEARCHER["population_size"],
+                        help="discolab's population_size (default 300, the paper's; gplearn's here is "
+                             "evaluations / generations = 1000)")
+    parser.add_argument("--tournament", type=int, default=DISCOLAB_SEARCHER["tournament_size"],
+                        help="discolab's tournament_size (default 25, the paper's; gplearn's is 20)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON output (default {DEFAULT_OUT})")
     parser.add_argument("--profile", action="store_true",
                         help="instead: run discolab once (first problem, seed 0) under cProfile and print "
@@ -448,7 +454,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from discolab.domains.regression import RegressionConfig, RegressionDomain
 
-    searcher = {**DISCOLAB_SEARCHER, "crossover_probability": args.crossover}
+    searcher = {**DISCOLAB_SEARCHER, "crossover_probability": args.crossover,
+                "population_size": args.population, "tournament_size": args.tournament}
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     timer = CompileTimer()
     warm_up(problems[0])

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_support import machine, source_revision, versions
+from bench_support import machine, source_revision, versions, write_result
 from nguyen_gplearn import DISCOLAB_SEARCHER, CompileTimer, parse_problems, run_discolab
 
 
@@ -78,9 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         "recovered": {name: sum(r["recovered"] for r in rows) for name, rows in runs.items()},
         "runs": runs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    print(f"wrote {write_result('nguyen_searcher_settings', result, args.out)}")
     return 0
 
 

@@ -8,10 +8,12 @@ setting and the given seeds, and writes each run's recovery and wall time.
 Settings picked here must be confirmed on fresh seeds with both sides
 (``nguyen_gplearn.py --population ... --first-seed ...``).
 
-Usage (the run quoted in docs/benchmarks.md, about 40 minutes on one core)::
+Usage (one half of a run quoted in docs/benchmarks.md, about 20 minutes on one core; the other half
+is ``--problems 7,8,9,10,11,12`` into ``..._b.json``)::
 
-    taskset -c 0 .venv/bin/python bench/nguyen_searcher_settings.py --problems 1,...,12 --seeds 30 \\
-        --searcher '{"population_size": 1000, "tournament_size": 20}' --out bench/results/nguyen_p1000_t20.json
+    taskset -c 0 .venv/bin/python bench/nguyen_searcher_settings.py --problems 1,2,3,4,5,6 --seeds 30 \\
+        --searcher '{"population_size": 1000, "tournament_size": 20}' \\
+        --out bench/results/nguyen_p1000_t20_seeds0to29_a.json
 """
 
 from __future__ import annotations

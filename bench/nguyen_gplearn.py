@@ -207,26 +207,30 @@ class CompileTimer:
 
 
 def run_discolab(problem_name: str, seed: int, evaluations: int, workdir: str, timer: CompileTimer,
-                 searcher: dict[str, Any] = DISCOLAB_SEARCHER) -> dict[str, Any]:
+                 searcher: dict[str, Any] = DISCOLAB_SEARCHER, engine: str = "programs") -> dict[str, Any]:
     import jax
     import sympy
 
     from discolab.domains import nguyen
     from discolab.domains.regression import RECOVERY_CHECK_NRMSE
     from discolab.graph import to_infix, to_sympy
+    from discolab.graph.arrays import array_space
     from discolab.graph.interpret import batched_interpreter
+    from discolab.graph.interpret_forward import forward_interpreter
     from discolab.study import Store, create_study, run_study
     from discolab.study.config import parse_config
 
     config = parse_config({
         "study": {"name": f"{problem_name}-seed{seed}", "seed": seed, "evaluations": evaluations,
-                  "batch_size": BATCH_SIZE},
+                  "batch_size": BATCH_SIZE, "engine": engine},
         "domain": {"name": "regression", "problem": problem_name, "ops": list(OPS), "constants": [],
                    "max_nodes": MAX_NODES},
         "searcher": searcher,
     })
     path = os.path.join(workdir, f"{problem_name}-seed{seed}.db")
     batched_interpreter.cache_clear()
+    forward_interpreter.cache_clear()
+    array_space.cache_clear()
     jax.clear_caches()
     trace: list[tuple[int, float]] = []
     compile0, compiles0 = timer.seconds, timer.count
@@ -286,7 +290,7 @@ def run_discolab(problem_name: str, seed: int, evaluations: int, workdir: str, t
     }
 
 
-def warm_up(problem_name: str) -> None:
+def warm_up(problem_name: str, engine: str = "programs") -> None:
     """Pays one-off import and first-call costs of both sides before anything is timed.
 
     Compiles are still paid by every timed discolab run: it clears JAX's caches first.
@@ -296,7 +300,7 @@ def warm_up(problem_name: str) -> None:
     domain = RegressionDomain(RegressionConfig(problem=problem_name, ops=OPS, constants=(), max_nodes=MAX_NODES))
     run_gplearn(domain, 0, 200, 2)
     with tempfile.TemporaryDirectory(prefix="discolab-warmup-") as workdir:
-        run_discolab(problem_name, 0, 200, workdir, CompileTimer())
+        run_discolab(problem_name, 0, 200, workdir, CompileTimer(), engine=engine)
 
 
 def profile_discolab(problem_name: str, evaluations: int) -> None:
@@ -440,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
                              "evaluations / generations = 1000)")
     parser.add_argument("--tournament", type=int, default=DISCOLAB_SEARCHER["tournament_size"],
                         help="discolab's tournament_size (default 25, the paper's; gplearn's is 20)")
+    parser.add_argument("--engine", choices=("programs", "arrays"), default="programs",
+                        help="discolab's study.engine (default programs; arrays: batches as integer arrays)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON output (default {DEFAULT_OUT})")
     parser.add_argument("--profile", action="store_true",
                         help="instead: run discolab once (first problem, seed 0) under cProfile and print "
@@ -458,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
                 "population_size": args.population, "tournament_size": args.tournament}
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     timer = CompileTimer()
-    warm_up(problems[0])
+    warm_up(problems[0], args.engine)
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.perf_counter()
     runs: dict[str, dict[str, list]] = {}
@@ -470,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
             for seed in seeds:
                 load_before = os.getloadavg()[0]
                 gp = run_gplearn(domain, seed, args.evaluations, args.generations)
-                dl = run_discolab(name, seed, args.evaluations, workdir, timer, searcher)
+                dl = run_discolab(name, seed, args.evaluations, workdir, timer, searcher, args.engine)
                 # 1-min load average around the pair: above ~1.5 on 2 cores, other work shared the CPUs.
                 gp["load_before"] = dl["load_before"] = load_before
                 gp["load_after"] = dl["load_after"] = os.getloadavg()[0]
@@ -497,9 +503,9 @@ def main(argv: list[str] | None = None) -> int:
                         "exp": "protected: exp(clip(x, -50, 50)) via make_function",
                         "other": "gplearn 0.4 defaults (tournament 20, init_depth (2, 6), half and half, "
                                  "parsimony 0.001, p_crossover 0.9, metric mean absolute error)"},
-            "discolab": {"searcher": searcher, "batch_size": BATCH_SIZE, "max_nodes": MAX_NODES,
+            "discolab": {"searcher": searcher, "engine": args.engine, "batch_size": BATCH_SIZE, "max_nodes": MAX_NODES,
                          "store": "SQLite file in a temp dir",
-                         "caches": "batched_interpreter cache and jax caches cleared before each run"},
+                         "caches": "interpreter caches and jax caches cleared before each run"},
             "recovery": f"any of the {TOP_K} best distinct programs of the run (own fitness, all evaluated "
                         f"programs), as sympy, within {TOLERANCE} * max(1, max|truth|) of the truth in float64 "
                         "on nguyen.grid (2,000 points in 1-D, 60x60 in 2-D)",

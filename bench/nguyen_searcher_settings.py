@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--searcher", default="{}",
                         help="JSON object of regularized-evolution settings over nguyen_gplearn.py's "
                              f"{DISCOLAB_SEARCHER}")
+    parser.add_argument("--engine", choices=("programs", "arrays"), default="programs",
+                        help="discolab's study.engine (default programs)")
     parser.add_argument("--out", type=Path, required=True, help="JSON output")
     args = parser.parse_args(argv)
     try:
@@ -57,12 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     runs: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="discolab-warmup-") as workdir:
-        run_discolab(problems[0], 0, 200, workdir, CompileTimer(), searcher)  # one-off import costs, not kept
+        run_discolab(problems[0], 0, 200, workdir, CompileTimer(), searcher, args.engine)  # one-off import costs, not kept
     with tempfile.TemporaryDirectory(prefix="discolab-settings-") as workdir:
         for name in problems:
             runs[name] = []
             for seed in seeds:
-                run = run_discolab(name, seed, args.evaluations, workdir, timer, searcher)
+                run = run_discolab(name, seed, args.evaluations, workdir, timer, searcher, args.engine)
                 runs[name].append(run)
                 print(f"{name} seed {seed}: {run['wall_s']:.1f}s rec={run['recovered']} "
                       f"best {run['best_program']}", flush=True)
@@ -76,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         "device": machine(),
         "versions": versions(("discolab", "jax", "jaxlib", "numpy", "sympy")),
         "source": source_revision(),
-        "settings": {"problems": problems, "seeds": seeds, "evaluations": args.evaluations, "searcher": searcher},
+        "settings": {"problems": problems, "seeds": seeds, "evaluations": args.evaluations, "searcher": searcher,
+                     "engine": args.engine},
         "recovered": {name: sum(r["recovered"] for r in rows) for name, rows in runs.items()},
         "runs": runs,
     }

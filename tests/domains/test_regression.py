@@ -14,7 +14,8 @@ from discolab.domains import Status, nguyen
 from discolab.domains.regression import (
     DataError, RegressionConfig, RegressionDomain, bucket_size, simplifies_to,
 )
-from discolab.graph import Program, batched_interpreter, fingerprints, to_sympy
+from discolab.graph import Program, fingerprints, to_sympy
+from discolab.graph.interpret_forward import forward_interpreter
 
 # Default space: slots x0 (x1), then the constant 1.0, then nodes.
 # 1-D: x0 = 0, one = 1, first node = 2.  2-D: x0 = 0, x1 = 1, one = 2, first node = 3.
@@ -148,7 +149,7 @@ def test_invalid_programs_are_marked_not_raised() -> None:
 def test_batches_reuse_bucketed_compiles() -> None:
     # max_nodes=9 gives this test a space of its own, so the cache starts empty here.
     domain = small(max_nodes=9)
-    interpreter = batched_interpreter(domain.space, naive=True)  # the forward-only function the domain uses
+    interpreter = forward_interpreter(domain.space)  # the forward-only function the domain uses
     before = interpreter._cache_size()
     programs = [SIN_X, X_PLUS_X, TWO_X, OVERFLOW] * 10
     for n in (3, 7, 40, 5, 33):
@@ -165,7 +166,7 @@ def test_a_small_batch_reuses_a_larger_compiled_bucket() -> None:
     # max_nodes=11: a space of its own. After a batch of 100 (bucket 128), batches of 3 and 40 pad
     # to 128 too (no compile), and score exactly as a domain that pads them to 32 and 64.
     domain, alone = small(max_nodes=11), small(max_nodes=11)
-    interpreter = batched_interpreter(domain.space, naive=True)
+    interpreter = forward_interpreter(domain.space)
     programs = [SIN_X, X_PLUS_X, TWO_X, OVERFLOW] * 25
     domain.evaluate(programs)
     compiled = interpreter._cache_size()

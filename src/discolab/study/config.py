@@ -46,6 +46,15 @@ class StudySection(pydantic.BaseModel, frozen=True, extra="forbid"):
         ),
     )
 
+    engine: Literal["programs", "arrays"] = pydantic.Field(
+        "programs",
+        description=(
+            "`programs`: any domain and searcher, a Program object per proposal. `arrays`: a batch lives as "
+            "integer arrays from mutation to store (regularized evolution on one-type spaces such as "
+            "regression; several times less host time per proposal, docs/benchmarks.md)."
+        ),
+    )
+
     @property
     def proposal_cap(self) -> int:
         return self.max_proposals if self.max_proposals is not None else 20 * self.evaluations
@@ -120,6 +129,15 @@ class StudyConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
                 registry.entry(section.name).config.model_validate(section.options)
             except pydantic.ValidationError as err:
                 raise ConfigError(_first_error(err, prefix=table)) from None
+        if self.study.engine == "arrays":
+            if self.searcher.name != "regularized_evolution":
+                raise ConfigError(f"study.engine: the arrays engine runs regularized_evolution, not {self.searcher.name!r}")
+            if self.executor.name != "local":
+                raise ConfigError("study.engine: the arrays engine scores each batch in one call in this process; "
+                                  "use executor.name = \"local\"")
+            if self.searcher_config().crossover_probability:
+                raise ConfigError("study.engine: the arrays engine has no crossover; "
+                                  "set searcher.crossover_probability = 0")
         return self
 
     def domain_config(self) -> pydantic.BaseModel:

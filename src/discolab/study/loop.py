@@ -23,6 +23,7 @@ from discolab import search
 from discolab.domains.base import Domain, Evaluation, Status
 from discolab.graph import SearchSpace, fingerprints, structural_hash, to_infix
 from discolab.search import Proposal, Result
+from discolab.study.array_loop import check_arrays_engine, run_arrays
 from discolab.study.config import ConfigError, ExecutorSection, StudyConfig, parse_config
 from discolab.study.executor import Executor, make_executor, run_stages
 from discolab.study.ray_executor import RayUnavailable
@@ -188,6 +189,8 @@ def create_study(path: str | Path, config: StudyConfig) -> None:
     """Creates a study file; builds the domain and searcher first so bad data fails before any write."""
     domain = config.make_domain()
     _make_searcher(config, domain)
+    if config.study.engine == "arrays":
+        check_arrays_engine(config, domain)
     Store.create(path, config.to_dict(), domain.space.to_dict()).close()
 
 
@@ -223,6 +226,9 @@ def run_study(
     start = time.perf_counter()
     with Store.open(path) as store, _collector_tuned_for_the_loop():
         config, domain = _rebuild(store)
+        if config.study.engine == "arrays":  # one process scores each batch in one call: no executor
+            progress = _initial_progress(store, config, domain.space, start)
+            return run_arrays(store, config, domain, start, on_batch, max_batches, progress, _advance_counts)
         if executor is not None:
             return _run(store, config, domain, executor, start, on_batch, max_batches)
         if executor_settings is not None:
@@ -401,6 +407,23 @@ def _advance(progress: Progress, rows: Sequence[ProgramRecord], space: SearchSpa
         duplicates=progress.duplicates + len(rows) - len(evaluated),
         hurdle_failed=progress.hurdle_failed + sum(r.status == Status.HURDLE_FAILED for r in evaluated),
         errors=progress.errors + sum(r.status == Status.ERROR for r in evaluated),
+        best_fitness=best_fitness,
+        best_formula=best_formula,
+        batches=progress.batches + 1,
+        elapsed=time.perf_counter() - start,
+    )
+
+
+def _advance_counts(
+    progress: Progress, proposals: int, evaluated: int, best: tuple[float, str] | None, start: float
+) -> Progress:
+    """``_advance`` from counts (the arrays engine's batches have no failed or hurdle rows)."""
+    best_fitness, best_formula = best if best is not None else (progress.best_fitness, progress.best_formula)
+    return dataclasses.replace(
+        progress,
+        evaluations=progress.evaluations + evaluated,
+        proposals=progress.proposals + proposals,
+        duplicates=progress.duplicates + proposals - evaluated,
         best_fitness=best_fitness,
         best_formula=best_formula,
         batches=progress.batches + 1,

@@ -72,7 +72,8 @@ CREATE INDEX programs_fingerprint ON programs(fingerprint);
 CREATE INDEX programs_fitness ON programs(fitness);
 """
 
-_COLUMNS = (
+#: The programs table's columns, in the order of a row tuple (``Store.commit_rows``).
+COLUMNS = _COLUMNS = (
     "id, batch, position, program, struct_hash, fingerprint, parent_id, duplicate_of, "
     "status, fitness, objectives, details, seconds, created"
 )
@@ -113,6 +114,17 @@ class ProgramRecord:
     def original_id(self) -> int:
         """The id of the row whose evaluation this row's scores come from."""
         return self.id if self.duplicate_of is None else self.duplicate_of
+
+
+class BatchRows(NamedTuple):
+    """One batch for ``Store.commit_batches``: its rows already in ``COLUMNS`` order."""
+
+    batch: int
+    rows: Sequence[tuple]
+    evaluated: int
+    seed: int = 0
+    seconds: float = 0.0
+    metrics: Mapping[str, float] = {}
 
 
 class ScoreRow(NamedTuple):
@@ -268,38 +280,71 @@ class Store:
           seed, seconds, metrics: the batch's evaluation seed, wall time and
             searcher metrics, kept for reports.
         """
-        if self.readonly:
-            raise StoreError(f"{self.path}: opened read-only")
         for r in rows:
             if r.batch != batch_index:
                 raise StoreError(f"{self.path}: row {r.id} belongs to batch {r.batch}, not {batch_index}")
+        evaluated = sum(1 for r in rows if r.duplicate_of is None)
+        self.commit_rows(batch_index, [_to_row(r) for r in rows], evaluated, searcher_state,
+                         seed=seed, seconds=seconds, metrics=metrics)
+
+    def commit_rows(
+        self,
+        batch_index: int,
+        rows: Sequence[tuple],
+        evaluated: int,
+        searcher_state: Mapping[str, Any],
+        *,
+        seed: int = 0,
+        seconds: float = 0.0,
+        metrics: Mapping[str, float] | None = None,
+    ) -> None:
+        """``commit_batch`` for rows already in table order (``COLUMNS``), e.g. built from arrays in bulk.
+
+        The caller vouches for each row: its batch is ``batch_index``, its fitness finite, its
+        JSON columns valid; ``evaluated`` counts the rows with no ``duplicate_of``.
+        """
+        self.commit_batches([BatchRows(batch_index, rows, evaluated, seed, seconds, metrics or {})], searcher_state)
+
+    def commit_batches(self, batches: Sequence[BatchRows], searcher_state: Mapping[str, Any]) -> None:
+        """Several consecutive batches' rows (as ``commit_rows``) and the state after the last, in ONE transaction.
+
+        Fewer, larger transactions write each index page touched by the batches
+        once instead of once per batch (the arrays engine groups its batches).
+        """
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only")
+        if not batches:
+            return
         state_json = json_dumps(searcher_state)
         now = time.time()
+        first = batches[0].batch
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             done = conn.execute("SELECT completed_batches FROM searcher WHERE id = 1").fetchone()[0]
-            if done != batch_index:
+            if done != first:
                 raise StoreError(
-                    f"{self.path}: cannot commit batch {batch_index}: {done} batches are committed "
+                    f"{self.path}: cannot commit batch {first}: {done} batches are committed "
                     "(is another process running this study?)"
                 )
-            evaluated = sum(1 for r in rows if r.duplicate_of is None)
-            conn.execute(
-                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (batch_index, seed, len(rows), evaluated, float(seconds), json_dumps(dict(metrics or {})), now),
-            )
-            conn.executemany(f"INSERT INTO programs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", map(_to_row, rows))
+            for k, b in enumerate(batches):
+                if b.batch != first + k:
+                    raise StoreError(f"{self.path}: batch {b.batch} does not follow batch {first + k - 1}")
+                conn.execute(
+                    "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (b.batch, b.seed, len(b.rows), b.evaluated, float(b.seconds), json_dumps(dict(b.metrics)), now),
+                )
+                conn.executemany(f"INSERT INTO programs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", b.rows)
             conn.execute(
                 "UPDATE searcher SET completed_batches = ?, state = ?, updated = ? WHERE id = 1",
-                (batch_index + 1, state_json, now),
+                (first + len(batches), state_json, now),
             )
             conn.execute("COMMIT")
         except BaseException as err:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if isinstance(err, sqlite3.IntegrityError):
-                raise StoreError(f"{self.path}: batch {batch_index} rejected: {err}") from None
+                raise StoreError(f"{self.path}: batch {first} rejected: {err}") from None
             raise
 
     # -- reading -----------------------------------------------------------

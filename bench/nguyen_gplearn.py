@@ -7,6 +7,7 @@ the run quoted in docs/benchmarks.md; about 15 minutes on 2 CPU cores)::
     .venv/bin/python bench/nguyen_gplearn.py --problems 5 --profile   # where discolab's time goes
     .venv/bin/python bench/nguyen_gplearn.py --problems 1,5,10 --seeds 3 --evaluations 10000
     .venv/bin/python bench/nguyen_gplearn.py --population 1000 --tournament 20   # gplearn's sizes
+    .venv/bin/python bench/nguyen_gplearn.py --engine arrays --compile-cache disk  # as `discolab search` runs
 
 Both sides, per (problem, seed), one after the other in this process:
 
@@ -25,8 +26,13 @@ Both sides, per (problem, seed), one after the other in this process:
   has already scored; such runs are flagged. Timed: ``create_study`` +
   ``run_study``, with JAX's caches and the interpreter cache cleared before
   each run, so every run pays its own compile (as a fresh ``discolab search``
-  does without a persistent cache). Compile seconds are also measured apart
-  (``jax.monitoring`` compile events).
+  does without a persistent cache). With ``--compile-cache disk`` JAX's
+  persistent compilation cache (what ``discolab search`` turns on) lives in a
+  fresh temp folder: the warm-up and the first runs fill it, and each later run,
+  its in-memory caches still cleared, loads its compiled functions from disk
+  as a new ``discolab search`` process would. Compile seconds are also measured
+  apart (``jax.monitoring`` compile events; a load from disk is not one).
+  ``--engine arrays`` runs the study with ``engine = "arrays"``.
   The time at equal *proposals* (the first E proposals, duplicates included)
   is read from the same run at the batch where proposals reach E.
 
@@ -446,6 +452,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="discolab's tournament_size (default 25, the paper's; gplearn's is 20)")
     parser.add_argument("--engine", choices=("programs", "arrays"), default="programs",
                         help="discolab's study.engine (default programs; arrays: batches as integer arrays)")
+    parser.add_argument("--compile-cache", choices=("cold", "disk"), default="cold",
+                        help="cold (default): every run compiles; disk: JAX's persistent cache in a temp folder, "
+                             "as `discolab search` uses one")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON output (default {DEFAULT_OUT})")
     parser.add_argument("--profile", action="store_true",
                         help="instead: run discolab once (first problem, seed 0) under cProfile and print "
@@ -464,6 +473,12 @@ def main(argv: list[str] | None = None) -> int:
                 "population_size": args.population, "tournament_size": args.tournament}
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     timer = CompileTimer()
+    cache_folder = tempfile.TemporaryDirectory(prefix="discolab-jax-cache-") if args.compile_cache == "disk" else None
+    if cache_folder is not None:
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", cache_folder.name)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)  # as discolab.cli sets it
     warm_up(problems[0], args.engine)
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.perf_counter()
@@ -505,7 +520,9 @@ def main(argv: list[str] | None = None) -> int:
                                  "parsimony 0.001, p_crossover 0.9, metric mean absolute error)"},
             "discolab": {"searcher": searcher, "engine": args.engine, "batch_size": BATCH_SIZE, "max_nodes": MAX_NODES,
                          "store": "SQLite file in a temp dir",
-                         "caches": "interpreter caches and jax caches cleared before each run"},
+                         "caches": "interpreter caches and jax caches cleared before each run",
+                         "compile_cache": "none: every run compiles" if args.compile_cache == "cold" else
+                         "JAX persistent cache in a temp folder, filled by the warm-up and first runs"},
             "recovery": f"any of the {TOP_K} best distinct programs of the run (own fitness, all evaluated "
                         f"programs), as sympy, within {TOLERANCE} * max(1, max|truth|) of the truth in float64 "
                         "on nguyen.grid (2,000 points in 1-D, 60x60 in 2-D)",

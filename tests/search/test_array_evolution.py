@@ -10,7 +10,7 @@ import pytest
 from discolab import search
 from discolab.graph import SearchSpace, decode, validate
 from discolab.graph import arrays as ar
-from discolab.search import Result, array_evolution
+from discolab.search import Result
 from discolab.search.array_evolution import ArrayEvolution, ArrayEvolutionState
 from discolab.search.evolution import RegularizedEvolutionConfig
 

@@ -73,10 +73,10 @@ def test_the_same_seed_gives_the_same_study_and_another_seed_another(tmp_path):
 
 
 def test_recovery_is_flagged_like_the_program_loop(tmp_path):
-    # Nguyen-1 (x^3 + x^2 + x): seed 1 finds it in 3,000 evaluations (4 of seeds 0-5 do); each
+    # Nguyen-1 (x^3 + x^2 + x): seed 2 finds it in 3,000 evaluations (5 of seeds 0-5 do); each
     # recovered row must pass the domain's own check, and each row that passes it must be flagged.
     config = parse_config({
-        "study": {"seed": 1, "evaluations": 3000, "batch_size": 250, "engine": "arrays"},
+        "study": {"seed": 2, "evaluations": 3000, "batch_size": 250, "engine": "arrays"},
         "domain": {"name": "regression", "problem": "nguyen-1", "max_nodes": 10},
     })
     path = tmp_path / "n1.db"

@@ -23,8 +23,9 @@ Scores:
 
 Exact recovery (Nguyen): the program, run by the interpreter in float64 on a
 dense grid (see ``nguyen.grid``), matches the truth within
-``recovery_tolerance * max(1, max|truth|)``; a float32 pass at relative 1e-4
-screens candidates first, so both checks are one batched call per batch.
+``recovery_tolerance * max(1, max|truth|)``: one batched float64 call per batch
+of candidates (no float32 screen first: its compile cost more than the float64
+runs it saved).
 ``simplifies_to`` (sympy simplification of the difference to 0) is available
 for reports but not used inside a search: simplify has no time limit and
 stalled a search for minutes on one 20-node trigonometric formula.
@@ -44,7 +45,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pydantic
 from pydantic import Field
@@ -65,8 +65,6 @@ __all__ = [
 RECOVERY_CHECK_NRMSE = 1e-4
 #: sympy.simplify is tried only on differences with at most this many ops.
 SIMPLIFY_MAX_OPS = 40
-#: Relative tolerance of the float32 fallback check.
-INTERPRETER_TOLERANCE = 1e-4
 #: Smallest padded batch; batches pad to the next power of two above it.
 MIN_BUCKET = 32
 #: A batch pads to an already compiled bucket up to this many times its own bucket.
@@ -223,7 +221,7 @@ class RegressionDomain:
         self._scales = (_scale(train_y, all_y), _scale(test_y, all_y))
         # Train and test points in one array per input: one interpreter call per batch.
         self._inputs = {
-            v: jnp.asarray(np.concatenate([train_x[:, i], test_x[:, i]]), jnp.float32)
+            v: np.concatenate([train_x[:, i], test_x[:, i]]).astype(np.float32)  # on the host: a device cast compiles
             for i, v in enumerate(self.variables)
         }
         self._buckets: set[int] = set()  # padded sizes this domain has run (and so compiled)
@@ -329,7 +327,8 @@ class RegressionDomain:
         The caller builds valid programs: no validation here.
         """
         n_points = len(self.train.target) + len(self.test.target)
-        inputs = {v: jnp.concatenate([self._inputs[v], jnp.asarray(extra_inputs[v], jnp.float32)]) for v in self.variables}
+        # Joined on the host: an eager jnp op here would compile a kernel of its own.
+        inputs = {v: np.concatenate([self._inputs[v], np.asarray(extra_inputs[v], np.float32)]) for v in self.variables}
         run = forward_interpreter(self.space)
 
         def score(encoded: EncodedPrograms, count: int) -> tuple[ArrayScores, np.ndarray]:
@@ -356,21 +355,18 @@ class RegressionDomain:
     def _exact_on_grid(self, programs: Sequence[Program]) -> np.ndarray:
         """Whether each program matches the truth on the dense grid.
 
-        One batched float32 call screens at relative tolerance 1e-4; the
-        survivors are run again in float64 (one more call) and must match within
-        ``recovery_tolerance * max(1, max|truth|)``. No sympy on this path: a
-        converged population offers hundreds of exact variants per batch, and a
-        sympy build and lambdify cost about 8 ms each.
+        The programs run in float64 (batched calls of GRID_CHUNK) and must
+        match within ``recovery_tolerance * max(1, max|truth|)``. Only
+        candidates get here (held-out NRMSE below 1e-4), a few dozen per batch
+        at most, so a float32 screen first would save little work and cost one
+        more compile per search. No sympy on this path: a converged population
+        offers hundreds of exact variants per batch, and a sympy build and
+        lambdify cost about 8 ms each.
         """
         scale = max(1.0, float(np.max(np.abs(self._grid_truth))))
-        values = self._run_chunked(programs, self._grid_inputs(np.float32))
-        ok = _within(values, self._grid_truth, INTERPRETER_TOLERANCE * scale)
-        if ok.any():
-            survivors = [p for p, good in zip(programs, ok) if good]
-            with jax.enable_x64(True):
-                values = self._run_chunked(survivors, self._grid_inputs(np.float64))
-            ok[np.flatnonzero(ok)] = _within(values, self._grid_truth, self.config.recovery_tolerance * scale)
-        return ok
+        with jax.enable_x64(True):
+            values = self._run_chunked(programs, self._grid_inputs(np.float64))
+        return _within(values, self._grid_truth, self.config.recovery_tolerance * scale)
 
     def _run_chunked(self, programs: Sequence[Program], inputs: Mapping[str, Any]) -> np.ndarray:
         """Like ``_run`` in fixed chunks of GRID_CHUNK programs: one compile per dtype, whatever the count."""

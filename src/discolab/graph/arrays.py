@@ -32,6 +32,8 @@ from discolab.graph.space import SearchSpace
 #: Redraws for the children that a mutation left equal to their parent (see ``mutate_arrays``).
 MUTATION_RETRIES = 8
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+#: Odd multiplier of a node's op id in its digest (the arguments' are ``_arg_salts``).
+_OP_SALT = np.uint64(0xD6E8FEB86659FD93)
 
 
 class ProgramArrays(NamedTuple):
@@ -190,6 +192,7 @@ def structural_hashes(p: ProgramArrays, a: ArraySpace) -> np.ndarray:
     rows = np.arange(b)
     arity = a.arity[p.op_ids]
     commutative = a.commutative[p.op_ids]
+    salts = _splitmix(np.arange(a.max_arity, dtype=np.uint64)) | np.uint64(1)
     with np.errstate(over="ignore"):
         for i in range(n):
             children = digests[rows[:, None], p.args[:, i, :]]  # [B, A]
@@ -197,10 +200,10 @@ def structural_hashes(p: ProgramArrays, a: ArraySpace) -> np.ndarray:
             if a.max_arity > 1:
                 swapped = commutative[:, i] & (children[:, 0] > children[:, 1])
                 children[swapped, :2] = children[swapped, 1::-1]
-            h = _splitmix(p.op_ids[:, i].astype(np.uint64) + np.uint64(1 << 32))
+            h = p.op_ids[:, i].astype(np.uint64) * _OP_SALT
             for j in range(a.max_arity):
-                h = _splitmix(h ^ children[:, j])
-            digests[:, a.n_fixed + i] = h
+                h = h + children[:, j] * salts[j]  # wraps mod 2^64; a distinct odd factor per position
+            digests[:, a.n_fixed + i] = _splitmix(h)
     return digests[rows, a.n_fixed + p.lengths - 1]
 
 

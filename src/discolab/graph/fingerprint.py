@@ -80,11 +80,11 @@ def fingerprints(programs: Sequence[Program], space: SearchSpace, inputs: Inputs
     # Forward only: the reference interpreter is the faster one without gradients (docs/interpreter.md).
     # Host arrays go to the jitted call as they are: jnp.asarray first would add a transfer per array.
     outputs = np.asarray(batched_interpreter(space, naive=True)(encoded, inputs))[: len(programs)]
-    return _hash_rows(outputs)
+    return hash_rows(outputs)
 
 
-def _hash_rows(outputs: np.ndarray) -> list[str]:
-    """``hash_outputs`` of each row of ``outputs [P, ...]``, rounding the whole batch at once."""
+def hash_rows(outputs: np.ndarray) -> list[str]:
+    """``hash_outputs`` of each row of ``outputs [P, ...]``, rounding the whole batch at once (a batch's fingerprints)."""
     rounded = round_significant(outputs)  # elementwise: the same values as row by row
     rounded[np.isnan(rounded)] = np.nan
     rounded = np.ascontiguousarray(rounded)

@@ -31,7 +31,7 @@ import numpy as np
 from discolab.domains.base import Domain, Status
 from discolab.graph import decode, to_infix
 from discolab.graph.arrays import NotOneTypeSpace, array_space, structural_hashes, to_json, to_programs
-from discolab.graph.fingerprint import _hash_rows
+from discolab.graph.fingerprint import hash_rows
 from discolab.search.array_evolution import ArrayEvolution
 from discolab.study.config import ConfigError, StudyConfig
 from discolab.study.store import BatchRows, Store, json_dumps
@@ -101,7 +101,7 @@ def run_arrays(
             children, parents, state = searcher.ask(state, n)
             scores, fp_outputs = score(children.encoded(arrays.n_fixed, pad_to=max(pad, n)), n)
             hashes = [f"{h:016x}" for h in structural_hashes(children, arrays).tolist()]
-            fingerprints = _hash_rows(fp_outputs)
+            fingerprints = hash_rows(fp_outputs)
             original, kept = _plan(hashes, fingerprints, index.by_hash, index.by_fingerprint,
                                    progress.evaluations_target - progress.evaluations)
             evaluated = np.flatnonzero(np.array([o is None for o in original], bool))

@@ -8,6 +8,7 @@ the run quoted in docs/benchmarks.md; about 15 minutes on 2 CPU cores)::
     .venv/bin/python bench/nguyen_gplearn.py --problems 1,5,10 --seeds 3 --evaluations 10000
     .venv/bin/python bench/nguyen_gplearn.py --population 1000 --tournament 20   # gplearn's sizes
     .venv/bin/python bench/nguyen_gplearn.py --engine arrays --compile-cache disk  # as `discolab search` runs
+    .venv/bin/python bench/nguyen_gplearn.py --engine arrays --no-recovery-check   # fitness only, as gplearn
 
 Both sides, per (problem, seed), one after the other in this process:
 
@@ -213,7 +214,8 @@ class CompileTimer:
 
 
 def run_discolab(problem_name: str, seed: int, evaluations: int, workdir: str, timer: CompileTimer,
-                 searcher: dict[str, Any] = DISCOLAB_SEARCHER, engine: str = "programs") -> dict[str, Any]:
+                 searcher: dict[str, Any] = DISCOLAB_SEARCHER, engine: str = "programs",
+                 recovery_check: bool = True) -> dict[str, Any]:
     import jax
     import sympy
 
@@ -230,7 +232,7 @@ def run_discolab(problem_name: str, seed: int, evaluations: int, workdir: str, t
         "study": {"name": f"{problem_name}-seed{seed}", "seed": seed, "evaluations": evaluations,
                   "batch_size": BATCH_SIZE, "engine": engine},
         "domain": {"name": "regression", "problem": problem_name, "ops": list(OPS), "constants": [],
-                   "max_nodes": MAX_NODES},
+                   "max_nodes": MAX_NODES, "recovery_check": recovery_check},
         "searcher": searcher,
     })
     path = os.path.join(workdir, f"{problem_name}-seed{seed}.db")
@@ -452,6 +454,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="discolab's tournament_size (default 25, the paper's; gplearn's is 20)")
     parser.add_argument("--engine", choices=("programs", "arrays"), default="programs",
                         help="discolab's study.engine (default programs; arrays: batches as integer arrays)")
+    parser.add_argument("--no-recovery-check", action="store_true",
+                        help="discolab's domain computes the fitness only, no exact-recovery check per candidate "
+                             "during the search (gplearn does none; both sides are judged afterwards alike)")
     parser.add_argument("--compile-cache", choices=("cold", "disk"), default="cold",
                         help="cold (default): every run compiles; disk: JAX's persistent cache in a temp folder, "
                              "as `discolab search` uses one")
@@ -491,7 +496,8 @@ def main(argv: list[str] | None = None) -> int:
             for seed in seeds:
                 load_before = os.getloadavg()[0]
                 gp = run_gplearn(domain, seed, args.evaluations, args.generations)
-                dl = run_discolab(name, seed, args.evaluations, workdir, timer, searcher, args.engine)
+                dl = run_discolab(name, seed, args.evaluations, workdir, timer, searcher, args.engine,
+                                  not args.no_recovery_check)
                 # 1-min load average around the pair: above ~1.5 on 2 cores, other work shared the CPUs.
                 gp["load_before"] = dl["load_before"] = load_before
                 gp["load_after"] = dl["load_after"] = os.getloadavg()[0]
@@ -518,7 +524,8 @@ def main(argv: list[str] | None = None) -> int:
                         "exp": "protected: exp(clip(x, -50, 50)) via make_function",
                         "other": "gplearn 0.4 defaults (tournament 20, init_depth (2, 6), half and half, "
                                  "parsimony 0.001, p_crossover 0.9, metric mean absolute error)"},
-            "discolab": {"searcher": searcher, "engine": args.engine, "batch_size": BATCH_SIZE, "max_nodes": MAX_NODES,
+            "discolab": {"searcher": searcher, "engine": args.engine, "recovery_check": not args.no_recovery_check,
+                         "batch_size": BATCH_SIZE, "max_nodes": MAX_NODES,
                          "store": "SQLite file in a temp dir",
                          "caches": "interpreter caches and jax caches cleared before each run",
                          "compile_cache": "none: every run compiles" if args.compile_cache == "cold" else

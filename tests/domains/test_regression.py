@@ -333,3 +333,12 @@ def test_bad_csv_raises_one_line_data_error(
     assert message.startswith(path + ": ") and "\n" not in message
     assert words in message
     assert isinstance(info.value, ValueError)
+
+
+def test_recovery_check_off_computes_the_fitness_only() -> None:
+    truth = Program.from_nodes(TRUTHS["nguyen-1"])
+    checked = RegressionDomain(RegressionConfig(problem="nguyen-1")).evaluate([truth])[0]
+    unchecked = RegressionDomain(RegressionConfig(problem="nguyen-1", recovery_check=False)).evaluate([truth])[0]
+    assert checked.details == {"recovered": True} and unchecked.details == {}
+    assert unchecked.fitness == checked.fitness and unchecked.objectives == checked.objectives
+    assert RegressionDomain(RegressionConfig(problem="nguyen-1", recovery_check=False)).is_recovered(truth)

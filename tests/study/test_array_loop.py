@@ -169,3 +169,18 @@ def test_the_searcher_state_is_the_program_searchers_format(tmp_path):
         assert members[member_id].program == decode(program_json) and members[member_id].fitness == fitness
     assert json.loads(json.dumps(state)) == state
     assert np.all(np.diff([m[0] for m in state["population"]]) > 0)  # oldest first
+
+
+def test_recovery_check_off_stores_no_recovered_detail(tmp_path):
+    config = parse_config({
+        "study": {"seed": 2, "evaluations": 3000, "batch_size": 250, "engine": "arrays"},
+        "domain": {"name": "regression", "problem": "nguyen-1", "max_nodes": 10, "recovery_check": False},
+    })
+    path = tmp_path / "unchecked.db"
+    create_study(path, config)
+    run_study(path)
+    domain = RegressionDomain(RegressionConfig(problem="nguyen-1", max_nodes=10))
+    with Store.open(path, readonly=True) as store:
+        rows = [r for r in store.rows() if r.duplicate_of is None]
+    assert all(dict(r.details) == {} for r in rows)
+    assert any(domain.is_recovered(r.program) for r in rows if r.objectives.get("nrmse_test", 1) < 1e-4)

@@ -103,6 +103,14 @@ class RegressionConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
     recovery_tolerance: float = Field(
         1e-6, gt=0.0, lt=1.0, description="Relative max error under which a formula counts as the truth."
     )
+    recovery_check: bool = Field(
+        True,
+        description=(
+            "Check each candidate for exact recovery during the search (`details.recovered`). Off: the "
+            "search computes the fitness only, as other symbolic-regression tools do; check a stored "
+            "program afterwards with `RegressionDomain.is_recovered`."
+        ),
+    )
 
     @pydantic.field_validator("problem")
     @classmethod
@@ -285,9 +293,8 @@ class RegressionDomain:
         if valid:
             outputs = self._run([programs[i] for i in valid], self._inputs)  # [V, train + test]
             finite, err_train, err_test = self._errors(outputs)
-            recovered_flags = self.recovery_flags(
-                [programs[i] for i in valid], finite & (err_test < RECOVERY_CHECK_NRMSE)
-            )
+            close = finite & (err_test < RECOVERY_CHECK_NRMSE) & self.config.recovery_check
+            recovered_flags = self.recovery_flags([programs[i] for i in valid], close)
             # As Python floats and bools once (the same values as float(err_test[k]) one by one).
             columns = zip(valid, finite.tolist(), err_test.tolist(), err_train.tolist(), recovered_flags.tolist())
             for i, is_finite, test, train, flag in columns:
@@ -298,8 +305,9 @@ class RegressionDomain:
                 recovered = flag and (self.problem is not None or test < self.config.recovery_tolerance)
                 results[i] = (Status.OK, scores, recovered)
         seconds = (time.perf_counter() - start) / len(programs)
+        checked = self.config.recovery_check
         return [
-            Evaluation(scores["fitness"], status, scores, {"recovered": recovered}, seconds)
+            Evaluation(scores["fitness"], status, scores, {"recovered": recovered} if checked else {}, seconds)
             for status, scores, recovered in results
         ]
 
@@ -340,10 +348,11 @@ class RegressionDomain:
             finite, err_train, err_test = self._errors(outputs[:, :n_points])
             with np.errstate(all="ignore"):
                 fitness = np.where(finite, 1.0 / (1.0 + err_test), self.fitness_floor)
-            close = finite & (err_test < RECOVERY_CHECK_NRMSE)
+            close = finite & (err_test < RECOVERY_CHECK_NRMSE) & self.config.recovery_check
             if self.problem is None:  # CSV data: recovered means within the tolerance (as in evaluate)
                 close &= err_test < self.config.recovery_tolerance
-            return ArrayScores(finite, fitness, err_train, err_test, close), outputs[:, n_points:]
+            scores = ArrayScores(finite, fitness, err_train, err_test, close, self.config.recovery_check)
+            return scores, outputs[:, n_points:]
 
         return score
 
@@ -390,6 +399,7 @@ class ArrayScores(NamedTuple):
     nrmse_train: np.ndarray
     nrmse_test: np.ndarray
     close: np.ndarray  # [P] bool: finite with nrmse_test < RECOVERY_CHECK_NRMSE (check recovery)
+    recovery_checked: bool = True  # False: the config's recovery_check is off (no `recovered` detail)
 
 
 ArrayScorer = Callable[[EncodedPrograms, int], tuple[ArrayScores, np.ndarray]]

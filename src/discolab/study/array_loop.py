@@ -249,6 +249,7 @@ def _rows(
     fitness = scores.fitness.tolist()
     train, test = scores.nrmse_train.tolist(), scores.nrmse_test.tolist()
     flags = recovered.tolist()
+    details = (_NOT_RECOVERED, _RECOVERED) if scores.recovery_checked else ("{}", "{}")
     parent_ids = [None if p < 0 else p for p in parents.tolist()]
     rows: list[tuple] = []
     out_fitness = np.empty(len(json))
@@ -262,7 +263,7 @@ def _rows(
                 status, fit = _NON_FINITE, fitness[k]
                 objectives = f'{{"fitness":{fit!r}}}'
             rows.append((first_id + k, batch, k, text, hashes[k], fingerprints[k], parent_ids[k], None, status,
-                         fit, objectives, _RECOVERED if flags[k] else _NOT_RECOVERED, seconds, now))
+                         fit, objectives, details[flags[k]], seconds, now))
         else:
             if isinstance(o, int):
                 src = rows[o]

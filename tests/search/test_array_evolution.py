@@ -14,13 +14,8 @@ from discolab.search import Result
 from discolab.search.array_evolution import ArrayEvolution, ArrayEvolutionState
 from discolab.search.evolution import RegularizedEvolutionConfig
 
-SPACE = SearchSpace(
-    inputs=(("x0", "float"), ("x1", "float")),
-    ops=("add", "sub", "mul", "div", "sin", "cos", "exp", "log"),
-    constants=(1.0,),
-    max_nodes=10,
-    required_inputs=("x0",),
-)
+from test_evolution import SPACE  # the Program searcher's test space (one value type)
+
 A = ar.array_space(SPACE)
 
 

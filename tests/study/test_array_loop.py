@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from study_helpers import make_config, sequence
-from test_kill_resume import wait_for_batches
+from test_kill_resume import kill_after_batches
 
 from discolab.domains.regression import RegressionConfig, RegressionDomain
 from discolab.graph import decode, structural_hash
@@ -96,12 +93,7 @@ def test_kill_and_resume_loses_and_repeats_nothing(tmp_path):
     path = tmp_path / "killed.db"
     create_study(path, config)
     code = f"from discolab.study import run_study; run_study({str(path)!r})"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_for_batches(path, proc, 20)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+    assert kill_after_batches(path, code, 20).returncode == -signal.SIGKILL
     before = sequence(path)
     with Store.open(path, readonly=True) as store:
         committed = store.completed_batches()
@@ -184,3 +176,10 @@ def test_recovery_check_off_stores_no_recovered_detail(tmp_path):
         rows = [r for r in store.rows() if r.duplicate_of is None]
     assert all(dict(r.details) == {} for r in rows)
     assert any(domain.is_recovered(r.program) for r in rows if r.objectives.get("nrmse_test", 1) < 1e-4)
+
+
+def test_the_example_config_selects_the_arrays_engine():
+    from discolab.study import load_config
+
+    config = load_config(Path(__file__).resolve().parents[2] / "examples" / "nguyen_arrays.toml")
+    assert config.study.engine == "arrays" and config.searcher_config().population_size == 1000

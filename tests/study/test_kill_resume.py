@@ -29,6 +29,17 @@ def wait_for_batches(path: Path, proc: subprocess.Popen, batches: int, timeout: 
     raise AssertionError(f"no {batches} batches committed in {timeout} s")
 
 
+def kill_after_batches(path: Path, code: str, batches: int) -> subprocess.Popen:
+    """Runs ``code`` in a fresh Python, SIGKILLs it once ``batches`` batches are committed."""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for_batches(path, proc, batches)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return proc
+
+
 def test_kill_and_resume(tmp_path):
     # Each batch sleeps, so the kill lands inside a batch, after some have committed.
     config = make_config({"evaluations": 40, "batch_size": 6},
@@ -37,12 +48,7 @@ def test_kill_and_resume(tmp_path):
     create_study(path, config)
     code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import fake_domain; " \
            f"from discolab.study import run_study; run_study({str(path)!r})"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_for_batches(path, proc, 2)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+    proc = kill_after_batches(path, code, 2)
     assert proc.returncode == -signal.SIGKILL
     before = sequence(path)
     with Store.open(path, readonly=True) as store:

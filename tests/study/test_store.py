@@ -197,3 +197,31 @@ def test_reader_sees_commits_of_a_writer(study_path):
         assert reader.completed_batches() == 0
         writer.commit_batch(0, [record(1, 0, 0)], {"s": 0})
         assert reader.completed_batches() == 1 and reader.get(1) is not None
+
+
+def lookup_indexes(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+                if r[0].startswith("programs_")}
+
+
+def test_lookup_indexes_are_deferred_while_writing_and_rebuilt(study_path):
+    built = {"programs_struct_hash", "programs_fingerprint", "programs_fitness"}
+    rows = [record(1, 0, 0, fitness=0.2, h="a", f="fa"), record(2, 0, 1, fitness=0.9, h="b", f="fb", program=ADD2)]
+    with Store.create(study_path, CONFIG, SPACE) as store:
+        assert lookup_indexes(study_path) == built
+        with store.lookup_indexes_deferred():
+            assert lookup_indexes(study_path) == set()
+            store.commit_batch(0, rows, {"rng": 1})
+        assert lookup_indexes(study_path) == built
+        assert store.lookup_hash("b").id == 2 and [r.id for r in store.top(2)] == [2, 1]
+    # A writer killed inside the block leaves the indexes out: readers still answer (by a scan), and the
+    # next writer rebuilds them.
+    with sqlite3.connect(study_path) as conn:
+        conn.execute("DROP INDEX programs_fitness")
+    with Store.open(study_path, readonly=True) as store:
+        assert [r.id for r in store.top(2)] == [2, 1]
+    assert "programs_fitness" not in lookup_indexes(study_path)
+    with Store.open(study_path):
+        pass
+    assert lookup_indexes(study_path) == built

@@ -7,6 +7,7 @@ it for kill-and-resume.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -67,10 +68,13 @@ CREATE TABLE programs (
     created REAL NOT NULL,
     UNIQUE (batch, position)
 );
-CREATE INDEX programs_struct_hash ON programs(struct_hash);
-CREATE INDEX programs_fingerprint ON programs(fingerprint);
-CREATE INDEX programs_fitness ON programs(fitness);
+CREATE INDEX IF NOT EXISTS programs_struct_hash ON programs(struct_hash);
+CREATE INDEX IF NOT EXISTS programs_fingerprint ON programs(fingerprint);
+CREATE INDEX IF NOT EXISTS programs_fitness ON programs(fitness);
 """
+#: The lookup indexes (``_SCHEMA``'s last statements): derived data, rebuilt by ``restore_indexes``.
+_LOOKUP_INDEXES = _SCHEMA[_SCHEMA.index("CREATE INDEX IF NOT EXISTS"):]
+_LOOKUP_INDEX_NAMES = ("programs_struct_hash", "programs_fingerprint", "programs_fitness")
 
 #: The programs table's columns, in the order of a row tuple (``Store.commit_rows``).
 COLUMNS = _COLUMNS = (
@@ -248,7 +252,37 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
-        return cls(path, conn, readonly)
+        store = cls(path, conn, readonly)
+        if not readonly:
+            store.restore_indexes()  # a run killed inside ``lookup_indexes_deferred`` left them out
+        return store
+
+    def restore_indexes(self) -> None:
+        """Builds the lookup indexes that are missing (each in one pass over the table)."""
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only")
+        present = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        if not set(_LOOKUP_INDEX_NAMES) <= present:
+            self._conn.executescript(_LOOKUP_INDEXES)
+
+    @contextlib.contextmanager
+    def lookup_indexes_deferred(self) -> Iterator[None]:
+        """Drops the lookup indexes (structural hash, fingerprint, fitness) while the block writes.
+
+        Each insert into a random-key index dirties a page of it, so a study
+        that commits thousands of rows a second spends most of its store time
+        on them; building them once at the end costs a sort. They are derived
+        data: queries work without them (by a scan), and ``Store.open`` for
+        writing rebuilds any that a killed run left out.
+        """
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only")
+        for name in _LOOKUP_INDEX_NAMES:
+            self._conn.execute(f"DROP INDEX IF EXISTS {name}")
+        try:
+            yield
+        finally:
+            self.restore_indexes()
 
     def close(self) -> None:
         self._conn.close()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from discolab import search
-from discolab.graph import SearchSpace, decode, validate
+from discolab.graph import decode, validate
 from discolab.graph import arrays as ar
 from discolab.search import Result
 from discolab.search.array_evolution import ArrayEvolution, ArrayEvolutionState

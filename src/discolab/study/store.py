@@ -21,70 +21,10 @@ from typing import Any, NamedTuple
 
 from discolab.domains.base import Status
 from discolab.graph import Program, decode
-
-#: Bumped on any change of the tables below; a file of another version is refused. Stored twice:
-#: ``PRAGMA user_version`` (checked from the raw header, before SQLite opens the file) and ``meta``.
-SCHEMA_VERSION = 1
-#: ``PRAGMA application_id`` of discolab studies ("dclb"): tells our files from other SQLite files.
-APPLICATION_ID = 0x64636C62
-
-_SCHEMA = """
-CREATE TABLE meta (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    schema_version INTEGER NOT NULL,
-    created REAL NOT NULL,
-    config TEXT NOT NULL,
-    space TEXT NOT NULL
-);
-CREATE TABLE searcher (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    completed_batches INTEGER NOT NULL,
-    state TEXT,
-    updated REAL NOT NULL
-);
-CREATE TABLE batches (
-    batch INTEGER PRIMARY KEY,
-    seed INTEGER NOT NULL,
-    proposals INTEGER NOT NULL,
-    evaluated INTEGER NOT NULL,
-    seconds REAL NOT NULL,
-    metrics TEXT NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE programs (
-    id INTEGER PRIMARY KEY,
-    batch INTEGER NOT NULL REFERENCES batches(batch),
-    position INTEGER NOT NULL,
-    program TEXT NOT NULL,
-    struct_hash TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    parent_id INTEGER,
-    duplicate_of INTEGER REFERENCES programs(id),
-    status TEXT NOT NULL,
-    fitness REAL NOT NULL,
-    objectives TEXT NOT NULL,
-    details TEXT NOT NULL,
-    seconds REAL NOT NULL,
-    created REAL NOT NULL,
-    UNIQUE (batch, position)
-);
-CREATE INDEX IF NOT EXISTS programs_struct_hash ON programs(struct_hash);
-CREATE INDEX IF NOT EXISTS programs_fingerprint ON programs(fingerprint);
-CREATE INDEX IF NOT EXISTS programs_fitness ON programs(fitness);
-"""
-#: The lookup indexes (``_SCHEMA``'s last statements): derived data, rebuilt by ``restore_indexes``.
-_LOOKUP_INDEXES = _SCHEMA[_SCHEMA.index("CREATE INDEX IF NOT EXISTS"):]
-_LOOKUP_INDEX_NAMES = ("programs_struct_hash", "programs_fingerprint", "programs_fitness")
-
-#: The programs table's columns, in the order of a row tuple (``Store.commit_rows``).
-COLUMNS = _COLUMNS = (
-    "id, batch, position, program, struct_hash, fingerprint, parent_id, duplicate_of, "
-    "status, fitness, objectives, details, seconds, created"
+from discolab.study.store_file import (  # noqa: F401  (APPLICATION_ID, SCHEMA_VERSION: re-exported)
+    APPLICATION_ID, COLUMNS, LOOKUP_INDEX_NAMES, LOOKUP_INDEXES, SCHEMA, SCHEMA_VERSION, StoreError, check_study_file,
+    connect_readonly, writable,
 )
-
-
-class StoreError(Exception):
-    """A study file that cannot be created, opened or written; the message is one line naming the path."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,7 +149,7 @@ class Store:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                conn.executescript(_SCHEMA)  # a private temporary file: no transaction needed
+                conn.executescript(SCHEMA)  # a private temporary file: no transaction needed
                 now = time.time()
                 conn.execute(
                     "INSERT INTO meta VALUES (1, ?, ?, ?, ?)",
@@ -239,11 +179,11 @@ class Store:
             raise StoreError(f"no study at {path}")
         if not path.is_file():
             raise StoreError(f"{path}: not a study file (it is a directory or special file)")
-        _check(path)
+        check_study_file(path)
         if readonly:
-            conn = _connect_readonly(path)
+            conn = connect_readonly(path)
         else:
-            if not _writable(path):
+            if not writable(path):
                 raise StoreError(
                     f"{path}: read-only (the study file or its folder cannot be written); "
                     "`discolab show` and `discolab export` can still read it"
@@ -262,8 +202,8 @@ class Store:
         if self.readonly:
             raise StoreError(f"{self.path}: opened read-only")
         present = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        if not set(_LOOKUP_INDEX_NAMES) <= present:
-            self._conn.executescript(_LOOKUP_INDEXES)
+        if not set(LOOKUP_INDEX_NAMES) <= present:
+            self._conn.executescript(LOOKUP_INDEXES)
 
     @contextlib.contextmanager
     def lookup_indexes_deferred(self) -> Iterator[None]:
@@ -277,7 +217,7 @@ class Store:
         """
         if self.readonly:
             raise StoreError(f"{self.path}: opened read-only")
-        for name in _LOOKUP_INDEX_NAMES:
+        for name in LOOKUP_INDEX_NAMES:
             self._conn.execute(f"DROP INDEX IF EXISTS {name}")
         try:
             yield
@@ -368,7 +308,7 @@ class Store:
                     "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (b.batch, b.seed, len(b.rows), b.evaluated, float(b.seconds), json_dumps(dict(b.metrics)), now),
                 )
-                conn.executemany(f"INSERT INTO programs ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", b.rows)
+                conn.executemany(f"INSERT INTO programs ({COLUMNS}) VALUES ({', '.join('?' * 14)})", b.rows)
             conn.execute(
                 "UPDATE searcher SET completed_batches = ?, state = ?, updated = ? WHERE id = 1",
                 (first + len(batches), state_json, now),
@@ -420,12 +360,12 @@ class Store:
     def top(self, n: int = 10) -> list[ProgramRecord]:
         """The ``n`` best evaluated (non-duplicate) programs, best first; ties go to the earliest."""
         return self._records(
-            f"SELECT {_COLUMNS} FROM programs WHERE duplicate_of IS NULL ORDER BY fitness DESC, id LIMIT ?", (n,)
+            f"SELECT {COLUMNS} FROM programs WHERE duplicate_of IS NULL ORDER BY fitness DESC, id LIMIT ?", (n,)
         )
 
     def rows(self) -> Iterator[ProgramRecord]:
         """Every stored row in id order (streamed)."""
-        for row in self._conn.execute(f"SELECT {_COLUMNS} FROM programs ORDER BY id"):
+        for row in self._conn.execute(f"SELECT {COLUMNS} FROM programs ORDER BY id"):
             yield _from_row(row)
 
     def scores(self) -> Iterator[ScoreRow]:
@@ -440,7 +380,7 @@ class Store:
             yield ScoreRow(id_, h, f, dup, Status(status), fitness, json.loads(objectives))
 
     def get(self, id: int) -> ProgramRecord | None:
-        found = self._records(f"SELECT {_COLUMNS} FROM programs WHERE id = ?", (id,))
+        found = self._records(f"SELECT {COLUMNS} FROM programs WHERE id = ?", (id,))
         return found[0] if found else None
 
     def batches(self) -> list[BatchRecord]:
@@ -465,7 +405,7 @@ class Store:
     # -- helpers -----------------------------------------------------------
 
     def _lookup(self, column: str, value: str) -> ProgramRecord | None:
-        cols = ", ".join(f"o.{c.strip()}" for c in _COLUMNS.split(","))
+        cols = ", ".join(f"o.{c.strip()}" for c in COLUMNS.split(","))
         found = self._records(
             f"SELECT {cols} FROM programs p JOIN programs o ON o.id = COALESCE(p.duplicate_of, p.id) "
             f"WHERE p.{column} = ? AND o.status != ? ORDER BY p.id LIMIT 1",
@@ -514,66 +454,3 @@ def _from_row(row: tuple) -> ProgramRecord:
         id_, batch, position, decode(program), struct_hash, fingerprint, parent_id, duplicate_of,
         Status(status), fitness, json.loads(objectives), json.loads(details), seconds, created,
     )
-
-
-def _writable(path: Path) -> bool:
-    """Whether SQLite can write the study: the file, and its folder (for the ``-wal``/``-shm`` files)."""
-    return os.access(path, os.W_OK) and os.access(path.resolve().parent, os.W_OK | os.X_OK)
-
-
-def _connect_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only connection that leaves no ``-wal``/``-shm`` files behind.
-
-    Without a ``-wal`` file no writer is active and every commit is in the
-    main file, so it is read as immutable (SQLite then makes no WAL index);
-    with one, a search is running or was killed, and SQLite reads its WAL.
-    """
-    idle = not Path(f"{path}-wal").exists() or not os.access(path.resolve().parent, os.W_OK)
-    flags = "mode=ro&immutable=1" if idle else "mode=ro"
-    return sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True, isolation_level=None, timeout=30.0)
-
-
-def _check(path: Path) -> None:
-    """Raises StoreError unless ``path`` is a discolab study of this schema version; never writes.
-
-    The SQLite header is read as plain bytes first, so a foreign or
-    other-version file is refused before SQLite touches it (a read-only
-    SQLite open of a WAL file would still create ``-shm``/``-wal`` beside it).
-    """
-    try:
-        with open(path, "rb") as f:
-            header = f.read(100)
-    except OSError as err:
-        raise StoreError(f"{path}: cannot read: {err.strerror}") from None
-    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
-        raise StoreError(f"{path}: not a discolab study (not an SQLite file)")
-    app_id = int.from_bytes(header[68:72], "big")
-    version = int.from_bytes(header[60:64], "big")
-    if app_id != APPLICATION_ID:
-        raise StoreError(f"{path}: not a discolab study (an SQLite file of another application)")
-    if version == 0:
-        raise StoreError(f"{path}: corrupt discolab study: no schema version")
-    if version != SCHEMA_VERSION:
-        raise StoreError(f"{path}: study has schema version {version}; this discolab reads version {SCHEMA_VERSION}")
-    try:
-        conn = _connect_readonly(path)
-    except sqlite3.Error as err:
-        raise StoreError(f"{path}: cannot open: {err}") from None
-    try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "meta" not in tables:
-            raise StoreError(f"{path}: corrupt discolab study: no meta table")
-        row = conn.execute("SELECT schema_version FROM meta WHERE id = 1").fetchone()
-        if row is None:
-            raise StoreError(f"{path}: corrupt discolab study: empty meta table")
-        if row[0] != SCHEMA_VERSION:
-            raise StoreError(
-                f"{path}: study has schema version {row[0]}; this discolab reads version {SCHEMA_VERSION}"
-            )
-        missing = {"searcher", "batches", "programs"} - tables
-        if missing:
-            raise StoreError(f"{path}: corrupt discolab study: missing tables {sorted(missing)}")
-    except sqlite3.DatabaseError as err:
-        raise StoreError(f"{path}: corrupt discolab study ({err})") from None
-    finally:
-        conn.close()

@@ -58,7 +58,8 @@ from discolab.graph.interpret_forward import forward_interpreter
 from discolab.graph.program import is_valid
 
 __all__ = [
-    "ArrayScores", "DataError", "RegressionConfig", "RegressionDomain", "Split", "bucket_size", "nrmse", "simplifies_to",
+    "ArrayScores", "DataError", "RegressionConfig", "RegressionDomain", "Split", "bucket_size", "nrmse",
+    "simplifies_to",
 ]
 
 #: Candidates below this held-out NRMSE get the (slow) exact-recovery check.
@@ -340,7 +341,8 @@ class RegressionDomain:
         """
         n_points = len(self.train.target) + len(self.test.target)
         # Joined on the host: an eager jnp op here would compile a kernel of its own.
-        inputs = {v: np.concatenate([self._inputs[v], np.asarray(extra_inputs[v], np.float32)]) for v in self.variables}
+        inputs = {v: np.concatenate([self._inputs[v], np.asarray(extra_inputs[v], np.float32)])
+                  for v in self.variables}
         run = forward_interpreter(self.space)
 
         def score(encoded: EncodedPrograms, count: int) -> tuple[ArrayScores, np.ndarray]:

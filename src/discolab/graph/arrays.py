@@ -89,7 +89,9 @@ def array_space(space: SearchSpace) -> ArraySpace:
     t = space.output_type
     for name, vt in space.inputs:
         if vt != t:
-            raise NotOneTypeSpace(f"input {name!r} is {vt.value}, not {t.value}: the arrays engine needs one value type")
+            raise NotOneTypeSpace(
+                f"input {name!r} is {vt.value}, not {t.value}: the arrays engine needs one value type"
+            )
     for op in space.op_defs:
         if op.out_type != t or any(u != t for u in op.in_types) or op.arity < 1:
             raise NotOneTypeSpace(f"op {op.name!r} does not map {t.value} arguments to a {t.value}: "
@@ -332,7 +334,7 @@ _KINDS = (_change_op, _rewire, _insert, _delete)
 
 
 def _applicable(p: ProgramArrays, a: ArraySpace, live: np.ndarray) -> np.ndarray:
-    """``[B, 4]``: which kinds (change_op, rewire, insert, delete) can change each program (``live``: its live nodes)."""
+    """``[B, 4]``: which kinds (change_op, rewire, insert, delete) can change each program."""
     n = p.op_ids.shape[1]
     return np.stack([
         np.full(len(p), a.n_ops > 1),

@@ -190,12 +190,13 @@ class _Index:
         self.by_hash: dict[str, tuple] = {}
         self.by_fingerprint: dict[str, tuple] = {}
         self._originals: dict[int, tuple] = {}
-        for r in store.scores():
-            objectives = json_dumps(dict(r.objectives))
-            self._add(r.id, r.struct_hash, r.fingerprint, r.duplicate_of, Status(r.status).value, r.fitness, objectives)
+        # Stored rows as the loop's row tuples (only the columns read below are filled).
+        self.add_rows([(r.id, None, None, None, r.struct_hash, r.fingerprint, None, r.duplicate_of,
+                        Status(r.status).value, float(r.fitness), json_dumps(dict(r.objectives)))
+                       for r in store.scores()])
 
     def add_rows(self, rows: list[tuple]) -> None:
-        """Indexes a batch's rows (tuples in ``store.COLUMNS`` order); ``_add`` inlined, as it runs per row."""
+        """Indexes rows in id order (tuples in ``store.COLUMNS`` order); runs per row, so kept flat."""
         by_hash, by_fingerprint, originals = self.by_hash, self.by_fingerprint, self._originals
         error = Status.ERROR.value
         for row in rows:
@@ -210,18 +211,6 @@ class _Index:
                     continue
             by_hash.setdefault(row[4], original)
             by_fingerprint.setdefault(row[5], original)
-
-    def _add(self, id_: int, h: str, f: str, dup: int | None, status: str, fitness: float, objectives: str) -> None:
-        if dup is None:
-            if status == Status.ERROR.value:
-                return
-            original = self._originals[id_] = (id_, status, float(fitness), objectives)
-        else:
-            original = self._originals.get(dup)
-            if original is None:
-                return
-        self.by_hash.setdefault(h, original)
-        self.by_fingerprint.setdefault(f, original)
 
 
 def _plan(

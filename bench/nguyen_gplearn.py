@@ -215,7 +215,7 @@ class CompileTimer:
 
 def run_discolab(problem_name: str, seed: int, evaluations: int, workdir: str, timer: CompileTimer,
                  searcher: dict[str, Any] = DISCOLAB_SEARCHER, engine: str = "programs",
-                 recovery_check: bool = True) -> dict[str, Any]:
+                 recovery_check: bool = True, interpreter: str = "auto") -> dict[str, Any]:
     import jax
     import sympy
 
@@ -232,7 +232,7 @@ def run_discolab(problem_name: str, seed: int, evaluations: int, workdir: str, t
         "study": {"name": f"{problem_name}-seed{seed}", "seed": seed, "evaluations": evaluations,
                   "batch_size": BATCH_SIZE, "engine": engine},
         "domain": {"name": "regression", "problem": problem_name, "ops": list(OPS), "constants": [],
-                   "max_nodes": MAX_NODES, "recovery_check": recovery_check},
+                   "max_nodes": MAX_NODES, "recovery_check": recovery_check, "interpreter": interpreter},
         "searcher": searcher,
     })
     path = os.path.join(workdir, f"{problem_name}-seed{seed}.db")
@@ -298,7 +298,7 @@ def run_discolab(problem_name: str, seed: int, evaluations: int, workdir: str, t
     }
 
 
-def warm_up(problem_name: str, engine: str = "programs") -> None:
+def warm_up(problem_name: str, engine: str = "programs", interpreter: str = "auto") -> None:
     """Pays one-off import and first-call costs of both sides before anything is timed.
 
     Compiles are still paid by every timed discolab run: it clears JAX's caches first.
@@ -308,7 +308,7 @@ def warm_up(problem_name: str, engine: str = "programs") -> None:
     domain = RegressionDomain(RegressionConfig(problem=problem_name, ops=OPS, constants=(), max_nodes=MAX_NODES))
     run_gplearn(domain, 0, 200, 2)
     with tempfile.TemporaryDirectory(prefix="discolab-warmup-") as workdir:
-        run_discolab(problem_name, 0, 200, workdir, CompileTimer(), engine=engine)
+        run_discolab(problem_name, 0, 200, workdir, CompileTimer(), engine=engine, interpreter=interpreter)
 
 
 def profile_discolab(problem_name: str, evaluations: int) -> None:
@@ -457,6 +457,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-recovery-check", action="store_true",
                         help="discolab's domain computes the fitness only, no exact-recovery check per candidate "
                              "during the search (gplearn does none; both sides are judged afterwards alike)")
+    parser.add_argument("--interpreter", choices=("auto", "numpy", "jax"), default="auto",
+                        help="the regression domain's interpreter (default auto, as `discolab search` runs: "
+                             "numpy on a CPU, no compile; jax: one jitted call per batch)")
     parser.add_argument("--compile-cache", choices=("cold", "disk"), default="cold",
                         help="cold (default): every run compiles; disk: JAX's persistent cache in a temp folder, "
                              "as `discolab search` uses one")
@@ -484,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
 
         jax.config.update("jax_compilation_cache_dir", cache_folder.name)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)  # as discolab.cli sets it
-    warm_up(problems[0], args.engine)
+    warm_up(problems[0], args.engine, args.interpreter)
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.perf_counter()
     runs: dict[str, dict[str, list]] = {}
@@ -497,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
                 load_before = os.getloadavg()[0]
                 gp = run_gplearn(domain, seed, args.evaluations, args.generations)
                 dl = run_discolab(name, seed, args.evaluations, workdir, timer, searcher, args.engine,
-                                  not args.no_recovery_check)
+                                  not args.no_recovery_check, args.interpreter)
                 # 1-min load average around the pair: above ~1.5 on 2 cores, other work shared the CPUs.
                 gp["load_before"] = dl["load_before"] = load_before
                 gp["load_after"] = dl["load_after"] = os.getloadavg()[0]
@@ -525,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
                         "other": "gplearn 0.4 defaults (tournament 20, init_depth (2, 6), half and half, "
                                  "parsimony 0.001, p_crossover 0.9, metric mean absolute error)"},
             "discolab": {"searcher": searcher, "engine": args.engine, "recovery_check": not args.no_recovery_check,
+                         "interpreter": args.interpreter, "interpreter_used": RegressionDomain(RegressionConfig(
+                             problem=problems[0], ops=OPS, constants=(), interpreter=args.interpreter)).interpreter,
                          "batch_size": BATCH_SIZE, "max_nodes": MAX_NODES,
                          "store": "SQLite file in a temp dir",
                          "caches": "interpreter caches and jax caches cleared before each run",

@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                              f"{DISCOLAB_SEARCHER}")
     parser.add_argument("--engine", choices=("programs", "arrays"), default="programs",
                         help="discolab's study.engine (default programs)")
+    parser.add_argument("--interpreter", choices=("auto", "numpy", "jax"), default="auto",
+                        help="the regression domain's interpreter (default auto: numpy on a CPU)")
     parser.add_argument("--out", type=Path, required=True, help="JSON output")
     args = parser.parse_args(argv)
     try:
@@ -59,12 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     runs: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="discolab-warmup-") as workdir:
-        run_discolab(problems[0], 0, 200, workdir, CompileTimer(), searcher, args.engine)  # one-off import costs, not kept
+        run_discolab(problems[0], 0, 200, workdir, CompileTimer(), searcher, args.engine,
+                     interpreter=args.interpreter)  # one-off import costs, not kept
     with tempfile.TemporaryDirectory(prefix="discolab-settings-") as workdir:
         for name in problems:
             runs[name] = []
             for seed in seeds:
-                run = run_discolab(name, seed, args.evaluations, workdir, timer, searcher, args.engine)
+                run = run_discolab(name, seed, args.evaluations, workdir, timer, searcher, args.engine,
+                                   interpreter=args.interpreter)
                 runs[name].append(run)
                 print(f"{name} seed {seed}: {run['wall_s']:.1f}s rec={run['recovered']} "
                       f"best {run['best_program']}", flush=True)
@@ -79,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions(("discolab", "jax", "jaxlib", "numpy", "sympy")),
         "source": source_revision(),
         "settings": {"problems": problems, "seeds": seeds, "evaluations": args.evaluations, "searcher": searcher,
-                     "engine": args.engine},
+                     "engine": args.engine, "interpreter": args.interpreter},
         "recovered": {name: sum(r["recovered"] for r in rows) for name, rows in runs.items()},
         "runs": runs,
     }

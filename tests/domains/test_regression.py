@@ -148,7 +148,7 @@ def test_invalid_programs_are_marked_not_raised() -> None:
 
 def test_batches_reuse_bucketed_compiles() -> None:
     # max_nodes=9 gives this test a space of its own, so the cache starts empty here.
-    domain = small(max_nodes=9)
+    domain = small(max_nodes=9, interpreter="jax")
     interpreter = forward_interpreter(domain.space)  # the forward-only function the domain uses
     before = interpreter._cache_size()
     programs = [SIN_X, X_PLUS_X, TWO_X, OVERFLOW] * 10
@@ -165,7 +165,7 @@ def test_batches_reuse_bucketed_compiles() -> None:
 def test_a_small_batch_reuses_a_larger_compiled_bucket() -> None:
     # max_nodes=11: a space of its own. After a batch of 100 (bucket 128), batches of 3 and 40 pad
     # to 128 too (no compile), and score exactly as a domain that pads them to 32 and 64.
-    domain, alone = small(max_nodes=11), small(max_nodes=11)
+    domain, alone = small(max_nodes=11, interpreter="jax"), small(max_nodes=11, interpreter="jax")
     interpreter = forward_interpreter(domain.space)
     programs = [SIN_X, X_PLUS_X, TWO_X, OVERFLOW] * 25
     domain.evaluate(programs)
@@ -177,7 +177,7 @@ def test_a_small_batch_reuses_a_larger_compiled_bucket() -> None:
     for ours, theirs in zip(padded, unpadded):
         assert [(e.status, e.objectives) for e in ours] == [(e.status, e.objectives) for e in theirs]
     # The padded size, for a fresh domain: a bucket used before is reused up to 16x the batch's own.
-    fresh = small(max_nodes=11)
+    fresh = small(max_nodes=11, interpreter="jax")
     assert [fresh._bucket(n) for n in (600, 1, 100, 40, 3000)] == [1024, 32, 1024, 1024, 4096]
 
 
@@ -249,6 +249,8 @@ def test_unknown_op_fails_validation_with_the_known_list() -> None:
         ({"data_seed": -1}, "data_seed"),
         ({"recovery_tolerance": 0.0}, "recovery_tolerance"),
         ({"bogus": 1}, "bogus"),
+        ({"interpreter": "torch"}, "interpreter"),
+        ({"interpreter": "numpy", "ops": ["add", "batch_mean"]}, "ops ['batch_mean'] have no numpy form"),
     ],
 )
 def test_config_rejects(fields: dict, words: str) -> None:
@@ -342,3 +344,46 @@ def test_recovery_check_off_computes_the_fitness_only() -> None:
     assert checked.details == {"recovered": True} and unchecked.details == {}
     assert unchecked.fitness == checked.fitness and unchecked.objectives == checked.objectives
     assert RegressionDomain(RegressionConfig(problem="nguyen-1", recovery_check=False)).is_recovered(truth)
+
+
+# --- interpreters ------------------------------------------------------------------------------
+
+
+def test_auto_runs_numpy_on_the_cpu_unless_an_op_has_no_numpy_form() -> None:
+    assert small().interpreter == "numpy"  # the tests run JAX on the CPU
+    assert small(ops=("add", "sin", "batch_mean")).interpreter == "jax"
+    assert small(interpreter="jax").interpreter == "jax"
+
+
+def test_numpy_and_jax_interpreters_score_alike() -> None:
+    # The truths, near misses, a wrong formula and the failure cases: the same statuses, recovery
+    # verdicts (the numpy grid check screens on a subset first) and scores to float32 rounding.
+    near = Program.from_nodes([*TRUTHS["nguyen-1"], ("add", (1, 1)), ("div", (0, 6)), ("mul", (7, 7)),
+                               ("sub", (8, 8)), ("sin", (9,)), ("add", (5, 10))])  # truth + sin(0) = truth
+    for problem in ("nguyen-1", "nguyen-5", "nguyen-10"):
+        programs = [Program.from_nodes(TRUTHS[problem]), SIN_X, X_PLUS_X, TWO_X, OVERFLOW, NAN]
+        if problem == "nguyen-1":
+            programs += [near, Program.from_nodes(TRUTHS[problem][:3])]
+        ours, theirs = small(problem, interpreter="numpy"), small(problem, interpreter="jax")
+        a, b = ours.evaluate(programs), theirs.evaluate(programs)
+        assert [(e.status, e.details) for e in a] == [(e.status, e.details) for e in b]
+        for x, y in zip(a, b):
+            assert x.fitness == pytest.approx(y.fitness, rel=1e-5)
+            for key in x.objectives:
+                assert x.objectives[key] == pytest.approx(y.objectives[key], rel=1e-3, abs=1e-6)
+        assert [ours.is_recovered(p) for p in programs] == [theirs.is_recovered(p) for p in programs]
+    assert small("nguyen-1", interpreter="numpy").is_recovered(near)
+
+
+def test_the_grid_screen_gives_the_full_grid_verdicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The screen only rejects (a miss on a subset of the grid is a miss on the grid): the shifted
+    # formula and sin(x) stop there, the exact ones pass it and the full grid.
+    import discolab.domains.regression as regression
+
+    domain = RegressionDomain(RegressionConfig(problem="nguyen-1", constants=(1.0, 2e-5), interpreter="numpy"))
+    exact = Program.from_nodes([("mul", [0, 0]), ("mul", [3, 0]), ("add", [4, 3]), ("add", [5, 0])])
+    shifted = Program.from_nodes([*((n.op, n.args) for n in exact.nodes), ("add", [6, 2])])
+    programs = [exact, shifted, exact, SIN_X]
+    screened = domain._exact_on_grid(programs)
+    monkeypatch.setattr(regression, "GRID_SCREEN_STRIDE", 1)  # the screen is the whole grid
+    assert screened.tolist() == domain._exact_on_grid(programs).tolist() == [True, False, True, False]

@@ -1,13 +1,25 @@
 """The regression domain: find a formula for the Nguyen benchmark or a user's CSV.
 
 A candidate is a formula over the inputs ``x0``, ``x1`` (Nguyen) or the CSV's
-feature names. Every batch is scored in ONE jitted interpreter call on the
-training and held-out points together, padded to a bucket size (the next
-power of two, at least 32) so that batches of varying size reuse a handful of
-compiled functions; a batch reuses a larger bucket the domain has already
-compiled, up to ``MAX_PAD_FACTOR`` times its own, since a compile costs more
-than running a few hundred padding rows (the outputs do not depend on the
-padding).
+feature names. Every batch is scored in one interpreter call on the training
+and held-out points together. The ``interpreter`` setting picks which:
+
+- ``numpy`` (:mod:`discolab.graph.interpret_host`): the live nodes only, on
+  the host, with no compile. At these sizes (hundreds of formulas on hundreds
+  of points) a batch runs as fast as the compiled call, so a search on a CPU
+  saves the 0.2-0.4 s compile of each shape (docs/benchmarks.md).
+- ``jax`` (:mod:`discolab.graph.interpret_forward`): one jitted call per
+  batch, padded to a bucket size (the next power of two, at least 32) so that
+  batches of varying size reuse a handful of compiled functions; a batch
+  reuses a larger bucket the domain has already compiled, up to
+  ``MAX_PAD_FACTOR`` times its own, since a compile costs more than running a
+  few hundred padding rows (the outputs do not depend on the padding). For an
+  accelerator, or data large enough to pay for the compile.
+- ``auto`` (the default): ``numpy`` when JAX runs on the CPU and every op has
+  a numpy form, else ``jax``.
+
+The two agree to within float32 rounding (transcendentals differ in the last
+bits), so a formula's score can differ in the 7th digit between them.
 
 Scores:
 
@@ -23,9 +35,9 @@ Scores:
 
 Exact recovery (Nguyen): the program, run by the interpreter in float64 on a
 dense grid (see ``nguyen.grid``), matches the truth within
-``recovery_tolerance * max(1, max|truth|)``: one batched float64 call per batch
-of candidates (no float32 screen first: its compile cost more than the float64
-runs it saved).
+``recovery_tolerance * max(1, max|truth|)``: one batched float64 run per batch
+of candidates (no float32 screen first: with ``jax``, its compile cost more
+than the float64 runs it saved).
 ``simplifies_to`` (sympy simplification of the difference to 0) is available
 for reports but not used inside a search: simplify has no time limit and
 stalled a search for minutes on one 20-node trigonometric formula.
@@ -42,7 +54,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import jax
 import numpy as np
@@ -55,6 +67,8 @@ from discolab.domains.registry import register
 from discolab.domains.tabular import DataError
 from discolab.graph import EncodedPrograms, Program, SearchSpace, ValueType, encode
 from discolab.graph.interpret_forward import forward_interpreter
+from discolab.graph.interpret_host import interpret_host, missing_host_ops
+from discolab.graph.ops import get as get_op
 from discolab.graph.program import is_valid
 
 __all__ = [
@@ -72,6 +86,8 @@ MIN_BUCKET = 32
 MAX_PAD_FACTOR = 16
 #: Programs per call of the dense-grid recovery check (a fixed shape: one compile).
 GRID_CHUNK = 32
+#: With the numpy interpreter, every GRID_SCREEN_STRIDE-th grid point screens the candidates first.
+GRID_SCREEN_STRIDE = 16
 FINGERPRINT_POINTS_PER_VAR = 16
 FINGERPRINT_SEED = 20240601
 CSV_ONLY_FIELDS = ("target", "features", "test_fraction")
@@ -113,6 +129,14 @@ class RegressionConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         ),
     )
 
+    interpreter: Literal["auto", "numpy", "jax"] = Field(
+        "auto",
+        description=(
+            "Where formulas run: 'numpy' (the live nodes on the host, no compile), 'jax' (one jitted call "
+            "per batch: for an accelerator or large data), 'auto' (numpy when JAX runs on the CPU)."
+        ),
+    )
+
     @pydantic.field_validator("problem")
     @classmethod
     def _known_problem(cls, value: str | None) -> str | None:
@@ -130,6 +154,14 @@ class RegressionConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
             if op.out_type != ValueType.FLOAT or any(t != ValueType.FLOAT for t in op.in_types):
                 raise ValueError(f"op {op.name!r} does not map floats to a float; regression formulas need one")
         return value
+
+    @pydantic.model_validator(mode="after")
+    def _numpy_forms(self) -> RegressionConfig:
+        if self.interpreter == "numpy":
+            missing = [name for name in self.ops if get_op(name).host is None]
+            if missing:
+                raise ValueError(f"interpreter 'numpy': ops {missing} have no numpy form; use 'jax' or 'auto'")
+        return self
 
     @pydantic.model_validator(mode="before")
     @classmethod
@@ -234,6 +266,7 @@ class RegressionDomain:
             for i, v in enumerate(self.variables)
         }
         self._buckets: set[int] = set()  # padded sizes this domain has run (and so compiled)
+        self.interpreter = _pick_interpreter(config.interpreter, self.space)
         rng = np.random.default_rng(FINGERPRINT_SEED)
         n = FINGERPRINT_POINTS_PER_VAR * len(self.variables)
         self._fingerprint = {
@@ -255,10 +288,13 @@ class RegressionDomain:
 
     def _run(self, programs: Sequence[Program], inputs: Mapping[str, Any], pad_to: int | None = None,
              dead_nodes: bool = True) -> np.ndarray:
-        """Outputs ``[len(programs), n]`` of one bucketed (or ``pad_to``), jitted call, as float64.
+        """Outputs ``[len(programs), n]`` of one interpreter call, as float64.
 
-        ``dead_nodes=False`` runs the programs pruned: the same outputs in fewer interpreter steps.
+        With ``jax``, the call is bucketed (or padded to ``pad_to``); ``dead_nodes=False`` runs the programs
+        pruned: the same outputs in fewer interpreter steps. ``numpy`` runs only the live nodes anyway.
         """
+        if self.interpreter == "numpy":
+            return np.asarray(interpret_host(self.space, encode(programs, self.space), inputs), np.float64)
         encoded = encode(programs, self.space, pad_to=pad_to or self._bucket(len(programs)), dead_nodes=dead_nodes)
         # Forward only, one value type: the batch-axis interpreter (3x faster than the naive one here, same
         # outputs). Host arrays go to the jitted call as they are: jnp.asarray first would add a transfer.
@@ -343,9 +379,15 @@ class RegressionDomain:
         # Joined on the host: an eager jnp op here would compile a kernel of its own.
         inputs = {v: np.concatenate([self._inputs[v], np.asarray(extra_inputs[v], np.float32)])
                   for v in self.variables}
-        run = forward_interpreter(self.space)
+        if self.interpreter == "numpy":
+            def run(encoded: EncodedPrograms, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+                return interpret_host(self.space, encoded, inputs)
+        else:
+            run = forward_interpreter(self.space)
 
         def score(encoded: EncodedPrograms, count: int) -> tuple[ArrayScores, np.ndarray]:
+            if self.interpreter == "numpy":  # the host runs what it is given: drop the padding first
+                encoded = EncodedPrograms(*(a[:count] for a in encoded))
             outputs = np.asarray(run(encoded, inputs), np.float64)[:count]
             finite, err_train, err_test = self._errors(outputs[:, :n_points])
             with np.errstate(all="ignore"):
@@ -378,10 +420,22 @@ class RegressionDomain:
         offers hundreds of exact variants per batch, and a sympy build and
         lambdify cost about 8 ms each.
         """
-        scale = max(1.0, float(np.max(np.abs(self._grid_truth))))
+        bound = self.config.recovery_tolerance * max(1.0, float(np.max(np.abs(self._grid_truth))))
+        if self.interpreter == "numpy":
+            # A screen on a strided subset of the grid first: a miss there is a miss on the grid (the same
+            # float64 values at those points), and most near misses show it (two thirds of the candidates
+            # of a converged Nguyen-10 search). With no compile to pay, the extra call is free.
+            stride = GRID_SCREEN_STRIDE
+            screen = {v: x[::stride] for v, x in self._grid_inputs(np.float64).items()}
+            flags = _within(self._run(programs, screen), self._grid_truth[::stride], bound)
+            passed = np.flatnonzero(flags)
+            if len(passed):
+                values = self._run([programs[i] for i in passed], self._grid_inputs(np.float64))
+                flags[passed] = _within(values, self._grid_truth, bound)
+            return flags
         with jax.enable_x64(True):
             values = self._run_chunked(programs, self._grid_inputs(np.float64))
-        return _within(values, self._grid_truth, self.config.recovery_tolerance * scale)
+        return _within(values, self._grid_truth, bound)
 
     def _run_chunked(self, programs: Sequence[Program], inputs: Mapping[str, Any]) -> np.ndarray:
         """Like ``_run`` in fixed chunks of GRID_CHUNK programs: one compile per dtype, whatever the count."""
@@ -391,6 +445,13 @@ class RegressionDomain:
 
     def _grid_inputs(self, dtype: type) -> dict[str, np.ndarray]:
         return {v: self._grid[:, i].astype(dtype) for i, v in enumerate(self.variables)}
+
+
+def _pick_interpreter(setting: str, space: SearchSpace) -> str:
+    """``auto``: numpy on a CPU backend when every op has a numpy form (no compile), else jax."""
+    if setting != "auto":
+        return setting
+    return "numpy" if jax.default_backend() == "cpu" and not missing_host_ops(space) else "jax"
 
 
 class ArrayScores(NamedTuple):

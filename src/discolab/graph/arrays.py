@@ -188,6 +188,11 @@ def structural_hashes(p: ProgramArrays, a: ArraySpace) -> np.ndarray:
     do not change the output's digest: the rules of
     :func:`discolab.graph.structural_hash`, with a 64-bit mix instead of blake2b.
     """
+    return node_digests(p, a)[np.arange(len(p)), a.n_fixed + p.lengths - 1]
+
+
+def node_digests(p: ProgramArrays, a: ArraySpace) -> np.ndarray:
+    """``[B, n_fixed + N]`` uint64: each slot's digest, equal for equal subexpressions (see ``structural_hashes``)."""
     b, n = p.op_ids.shape
     digests = np.zeros((b, a.n_fixed + n), np.uint64)
     digests[:, : a.n_fixed] = _splitmix(np.arange(a.n_fixed, dtype=np.uint64) + np.uint64(1 << 40))
@@ -206,7 +211,7 @@ def structural_hashes(p: ProgramArrays, a: ArraySpace) -> np.ndarray:
             for j in range(a.max_arity):
                 h = h + children[:, j] * salts[j]  # wraps mod 2^64; a distinct odd factor per position
             digests[:, a.n_fixed + i] = _splitmix(h)
-    return digests[rows, a.n_fixed + p.lengths - 1]
+    return digests
 
 
 # -- generation and mutation ---------------------------------------------------

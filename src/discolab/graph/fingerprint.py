@@ -14,6 +14,7 @@ import numpy as np
 
 from discolab.graph import composite
 from discolab.graph.interpret import Inputs, batched_interpreter, encode
+from discolab.graph.interpret_host import interpret_host, runs_on_host
 from discolab.graph.program import Program
 from discolab.graph.space import SearchSpace
 from discolab.graph.types import ValueType
@@ -64,6 +65,9 @@ def hash_outputs(outputs: np.ndarray) -> str:
 def fingerprints(programs: Sequence[Program], space: SearchSpace, inputs: Inputs, pad_to: int | None = None) -> list[str]:
     """The fingerprint of each program on ``inputs``, in one batched call.
 
+    Spaces the host interpreter runs (one value type, numpy forms for every op: regression) run
+    there, with no compile; the others run the jitted interpreter (``pad_to`` sizes its batch).
+
     For a composite space, ``inputs`` maps each part's name to its inputs; a
     tuple's fingerprint combines its parts' (one batched call per part), so
     two tuples match only if every part computes the same function.
@@ -76,6 +80,9 @@ def fingerprints(programs: Sequence[Program], space: SearchSpace, inputs: Inputs
             parts = [list(composite.zip_parts(p, space))[i][1] for p in programs]
             per_part.append(fingerprints(parts, part_space, inputs[name], pad_to=pad_to))
         return [hashlib.sha256("|".join(fps).encode()).hexdigest()[:32] for fps in zip(*per_part)]
+    if runs_on_host(space):
+        # A few dozen points: numpy runs them in less time than one compile of the jitted interpreter takes.
+        return hash_rows(interpret_host(space, encode(programs, space), inputs))
     encoded = encode(programs, space, pad_to=pad_to)
     # Forward only: the reference interpreter is the faster one without gradients (docs/interpreter.md).
     # Host arrays go to the jitted call as they are: jnp.asarray first would add a transfer per array.

@@ -1,4 +1,4 @@
-"""The op registry: name, typed signature, JAX implementation, renderings.
+"""The op registry: name, typed signature, JAX (and, for FLOAT ops, numpy) implementation, renderings.
 
 Ops are protected (``div``, ``log``, ``exp``, ``sqrt`` never return NaN or inf
 for finite inputs) as in the public code of Evolving RL, so that the batched
@@ -24,11 +24,13 @@ U(0, 1) constants) are left out: the interpreter takes no key.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from discolab.graph.types import ValueType
 
@@ -57,6 +59,9 @@ class Op:
       sympy: builds the sympy expression from sympy arguments, or None when the
         op has no algebraic form (the program then has no sympy rendering).
       commutative: argument order does not matter (hashing sorts them).
+      host: the same function in numpy, or None. It lets the host interpreter
+        (:mod:`discolab.graph.interpret_host`) run the op with no compile; the
+        FLOAT ops have one, written once for both array modules.
     """
 
     name: str
@@ -67,6 +72,7 @@ class Op:
     source: str
     sympy: Callable[..., Any] | None = None
     commutative: bool = False
+    host: Callable[..., Any] | None = None
 
     @property
     def arity(self) -> int:
@@ -96,22 +102,36 @@ def known() -> tuple[str, ...]:
     return tuple(sorted(_OPS))
 
 
-def _safe_div(x: jnp.ndarray, y: jnp.ndarray) -> jnp.ndarray:
+# The protected FLOAT ops take the array module (jax.numpy or numpy) as ``xp``:
+# one definition serves the jitted interpreters and the host interpreter.
+
+
+def _safe_div(x: jnp.ndarray, y: jnp.ndarray, xp: Any = jnp) -> jnp.ndarray:
     # x / (y + eps) keeps the sign of y and never divides by zero.
-    return x / jnp.where(y >= 0, y + DIV_EPS, y - DIV_EPS)
+    return x / xp.where(y >= 0, y + DIV_EPS, y - DIV_EPS)
 
 
-def _safe_log(x: jnp.ndarray) -> jnp.ndarray:
-    return jnp.log(jnp.abs(x) + LOG_EPS)
+def _safe_log(x: jnp.ndarray, xp: Any = jnp) -> jnp.ndarray:
+    return xp.log(xp.abs(x) + LOG_EPS)
 
 
-def _safe_exp(x: jnp.ndarray) -> jnp.ndarray:
-    return jnp.exp(jnp.clip(x, -EXP_CLIP, EXP_CLIP))
+def _safe_exp(x: jnp.ndarray, xp: Any = jnp) -> jnp.ndarray:
+    return xp.exp(xp.clip(x, -EXP_CLIP, EXP_CLIP))
 
 
-def _safe_sqrt(x: jnp.ndarray) -> jnp.ndarray:
-    # sqrt(|x| + eps) - sqrt(eps): zero at zero and a finite gradient there.
-    return jnp.sqrt(jnp.abs(x) + LOG_EPS) - jnp.sqrt(LOG_EPS)
+def _safe_sqrt(x: jnp.ndarray, xp: Any = jnp) -> jnp.ndarray:
+    # sqrt(|x| + eps) - sqrt(eps): zero at zero and a finite gradient there. sqrt(eps) in x's dtype, as a
+    # Python constant would be in JAX (a numpy float64 scalar would promote a float32 x in numpy).
+    return xp.sqrt(xp.abs(x) + LOG_EPS) - xp.sqrt(xp.full_like(x, LOG_EPS))
+
+
+def _inv(x: jnp.ndarray, xp: Any = jnp) -> jnp.ndarray:
+    return _safe_div(xp.ones_like(x), x, xp)
+
+
+def _on_host(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The numpy form of a protected op written over ``xp``."""
+    return functools.partial(fn, xp=np)
 
 
 def _sym(name: str) -> Callable[..., Any]:
@@ -135,36 +155,47 @@ def _sym_sqrt(x: Any) -> Any:
     return sympy.sqrt(sympy.Abs(x))
 
 
-def _binary(name: str, fn: Callable, infix: str, source: str, sym: Callable | None,
+def _binary(name: str, fn: Callable, host: Callable, infix: str, source: str, sym: Callable | None,
             commutative: bool) -> Op:
-    return register(Op(name, (F, F), F, fn, infix, source, sym, commutative))
+    return register(Op(name, (F, F), F, fn, infix, source, sym, commutative, host))
 
 
-def _unary(name: str, fn: Callable, infix: str, source: str, sym: Callable | None) -> Op:
-    return register(Op(name, (F,), F, fn, infix, source, sym))
+def _unary(name: str, fn: Callable, host: Callable, infix: str, source: str, sym: Callable | None) -> Op:
+    return register(Op(name, (F,), F, fn, infix, source, sym, host=host))
 
 
-_binary("add", jnp.add, "({0} + {1})", "{0} + {1}", lambda a, b: a + b, True)
-_binary("sub", jnp.subtract, "({0} - {1})", "{0} - {1}", lambda a, b: a - b, False)
-_binary("mul", jnp.multiply, "({0} * {1})", "{0} * {1}", lambda a, b: a * b, True)
-_binary("div", _safe_div, "({0} / {1})", "safe_div({0}, {1})", lambda a, b: a / b, False)
-_binary("max", jnp.maximum, "max({0}, {1})", "jnp.maximum({0}, {1})", _sym("Max"), True)
-_binary("min", jnp.minimum, "min({0}, {1})", "jnp.minimum({0}, {1})", _sym("Min"), True)
-_binary("distance", lambda x, y: 0.5 * (x - y) ** 2, "0.5*({0} - {1})^2",
+def _distance(x: jnp.ndarray, y: jnp.ndarray) -> jnp.ndarray:
+    return 0.5 * (x - y) ** 2
+
+
+def _cube(x: jnp.ndarray) -> jnp.ndarray:
+    return x**3
+
+
+def _scale_tenth(x: jnp.ndarray) -> jnp.ndarray:
+    return 0.1 * x
+
+
+_binary("add", jnp.add, np.add, "({0} + {1})", "{0} + {1}", lambda a, b: a + b, True)
+_binary("sub", jnp.subtract, np.subtract, "({0} - {1})", "{0} - {1}", lambda a, b: a - b, False)
+_binary("mul", jnp.multiply, np.multiply, "({0} * {1})", "{0} * {1}", lambda a, b: a * b, True)
+_binary("div", _safe_div, _on_host(_safe_div), "({0} / {1})", "safe_div({0}, {1})", lambda a, b: a / b, False)
+_binary("max", jnp.maximum, np.maximum, "max({0}, {1})", "jnp.maximum({0}, {1})", _sym("Max"), True)
+_binary("min", jnp.minimum, np.minimum, "min({0}, {1})", "jnp.minimum({0}, {1})", _sym("Min"), True)
+_binary("distance", _distance, _distance, "0.5*({0} - {1})^2",
         "0.5 * ({0} - {1}) ** 2", lambda a, b: (a - b) ** 2 / 2, True)
-_unary("neg", jnp.negative, "(-{0})", "-{0}", lambda a: -a)
-_unary("abs", jnp.abs, "|{0}|", "jnp.abs({0})", _sym("Abs"))
-_unary("square", jnp.square, "{0}^2", "{0} ** 2", lambda a: a**2)
-_unary("cube", lambda x: x**3, "{0}^3", "{0} ** 3", lambda a: a**3)
-_unary("sin", jnp.sin, "sin({0})", "jnp.sin({0})", _sym("sin"))
-_unary("cos", jnp.cos, "cos({0})", "jnp.cos({0})", _sym("cos"))
-_unary("tanh", jnp.tanh, "tanh({0})", "jnp.tanh({0})", _sym("tanh"))
-_unary("exp", _safe_exp, "exp({0})", "safe_exp({0})", _sym("exp"))
-_unary("log", _safe_log, "log|{0}|", "safe_log({0})", _sym_log)
-_unary("sqrt", _safe_sqrt, "sqrt|{0}|", "safe_sqrt({0})", _sym_sqrt)
-_unary("inv", lambda x: _safe_div(jnp.ones_like(x), x), "(1 / {0})", "safe_div(1.0, {0})",
-       lambda a: 1 / a)
-_unary("scale_0.1", lambda x: 0.1 * x, "(0.1 * {0})", "0.1 * {0}", lambda a: a / 10)
+_unary("neg", jnp.negative, np.negative, "(-{0})", "-{0}", lambda a: -a)
+_unary("abs", jnp.abs, np.abs, "|{0}|", "jnp.abs({0})", _sym("Abs"))
+_unary("square", jnp.square, np.square, "{0}^2", "{0} ** 2", lambda a: a**2)
+_unary("cube", _cube, _cube, "{0}^3", "{0} ** 3", lambda a: a**3)
+_unary("sin", jnp.sin, np.sin, "sin({0})", "jnp.sin({0})", _sym("sin"))
+_unary("cos", jnp.cos, np.cos, "cos({0})", "jnp.cos({0})", _sym("cos"))
+_unary("tanh", jnp.tanh, np.tanh, "tanh({0})", "jnp.tanh({0})", _sym("tanh"))
+_unary("exp", _safe_exp, _on_host(_safe_exp), "exp({0})", "safe_exp({0})", _sym("exp"))
+_unary("log", _safe_log, _on_host(_safe_log), "log|{0}|", "safe_log({0})", _sym_log)
+_unary("sqrt", _safe_sqrt, _on_host(_safe_sqrt), "sqrt|{0}|", "safe_sqrt({0})", _sym_sqrt)
+_unary("inv", _inv, _on_host(_inv), "(1 / {0})", "safe_div(1.0, {0})", lambda a: 1 / a)
+_unary("scale_0.1", _scale_tenth, _scale_tenth, "(0.1 * {0})", "0.1 * {0}", lambda a: a / 10)
 
 
 # ---- Evolving RL's typed ops: LIST (values per action), PROB, ACTION ----------------------

@@ -15,8 +15,9 @@ SPACE = SearchSpace(inputs=(("x0", ValueType.FLOAT), ("x1", ValueType.FLOAT)),
                     max_nodes=12, required_inputs=("x0", "x1"))
 
 
-def programs(seed: int, count: int = 64):
-    a = array_space(SPACE)
+def programs(seed: int, count: int = 64, space: SearchSpace = SPACE):
+    """``count`` random programs of ``space``, mutated three times (varied shapes and dead nodes)."""
+    a = array_space(space)
     rng = np.random.default_rng(seed)
     batch = random_arrays(rng, a, count)
     for _ in range(3):

@@ -11,6 +11,7 @@ from discolab.graph import interpret_host as host
 from discolab.graph import ops as ops_lib
 from discolab.graph.arrays import array_space, mutate_arrays, random_arrays, to_programs
 from discolab.graph.interpret_forward import forward_interpreter
+from test_interpret_forward import programs  # random programs, mutated: varied shapes and dead nodes
 
 # IEEE arithmetic: numpy and XLA round each of these alike, so outputs match bit for bit.
 EXACT_OPS = ("add", "sub", "mul", "div", "max", "min", "neg", "abs", "square", "inv", "scale_0.1")
@@ -21,15 +22,6 @@ ROUNDED_OPS = ("sin", "cos", "tanh", "exp", "log", "sqrt", "cube", "distance")
 def space(ops: tuple[str, ...], max_nodes: int = 12) -> SearchSpace:
     return SearchSpace(inputs=(("x0", ValueType.FLOAT), ("x1", ValueType.FLOAT)), ops=ops, constants=(1.0, 0.5),
                        max_nodes=max_nodes, required_inputs=("x0", "x1"))
-
-
-def programs(s: SearchSpace, seed: int, count: int = 64) -> list[Program]:
-    a = array_space(s)
-    rng = np.random.default_rng(seed)
-    batch = random_arrays(rng, a, count)
-    for _ in range(3):
-        batch = mutate_arrays(rng, batch, a)
-    return to_programs(batch, a)
 
 
 def inputs(dtype: type, n: int = 40) -> dict[str, np.ndarray]:
@@ -45,7 +37,7 @@ def jitted(s: SearchSpace, encoded, xs) -> np.ndarray:
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_arithmetic_equals_the_jitted_interpreter_bit_for_bit(dtype):
     s = space(EXACT_OPS)
-    encoded, xs = encode(programs(s, 0), s), inputs(dtype)
+    encoded, xs = encode(programs(0, space=s), s), inputs(dtype)
     ours = host.interpret_host(s, encoded, xs)
     assert ours.dtype == dtype and ours.shape == (64, 40)
     theirs = jitted(s, encoded, xs)
@@ -57,7 +49,7 @@ def test_arithmetic_equals_the_jitted_interpreter_bit_for_bit(dtype):
 def test_transcendentals_equal_the_jitted_interpreter_to_rounding(dtype, rtol):
     # Short programs: rounding differences stay small (long chains of exp and div amplify them).
     s = space(EXACT_OPS[:4] + ROUNDED_OPS, max_nodes=4)
-    encoded, xs = encode(programs(s, 2, count=200), s), inputs(dtype)
+    encoded, xs = encode(programs(2, count=200, space=s), s), inputs(dtype)
     ours, theirs = host.interpret_host(s, encoded, xs), jitted(s, encoded, xs)
     assert (np.isfinite(ours) == np.isfinite(theirs)).all()
     both = np.isfinite(ours)
@@ -101,7 +93,7 @@ def test_only_live_nodes_run_and_padding_repeats_the_first_row():
 
 def test_chunks_give_the_same_outputs(monkeypatch):
     s = space(EXACT_OPS)
-    encoded, xs = encode(programs(s, 3), s), inputs(np.float32)
+    encoded, xs = encode(programs(3, space=s), s), inputs(np.float32)
     whole = host.interpret_host(s, encoded, xs)
     monkeypatch.setattr(host, "BANK_BYTES", 1)  # one program per chunk
     assert ((host.interpret_host(s, encoded, xs) == whole) | np.isnan(whole)).all()

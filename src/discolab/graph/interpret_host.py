@@ -88,8 +88,9 @@ def _run_chunk(
     table_slot = np.zeros(op_ids.shape, np.intp)
     table_slot[rows, nodes] = n_fixed + inverse
     at_rows, at_nodes = rows[first], nodes[first]
-    slots = args[at_rows, at_nodes]  # [U, A] program slots of the arguments
-    sources = np.where(slots < n_fixed, slots, table_slot[at_rows[:, None], np.maximum(slots - n_fixed, 0)])
+    arg_slots = args[at_rows, at_nodes]  # [U, A] program slots of the arguments
+    arg_nodes = np.maximum(arg_slots - n_fixed, 0)
+    sources = np.where(arg_slots < n_fixed, arg_slots, table_slot[at_rows[:, None], arg_nodes])
     keys = at_nodes * n_ops + op_ids[at_rows, at_nodes]
     order = np.argsort(keys, kind="stable")
     keys, sources = keys[order], sources[order]

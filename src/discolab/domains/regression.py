@@ -386,8 +386,7 @@ class RegressionDomain:
             run = forward_interpreter(self.space)
 
         def score(encoded: EncodedPrograms, count: int) -> tuple[ArrayScores, np.ndarray]:
-            if self.interpreter == "numpy":  # the host runs what it is given: drop the padding first
-                encoded = EncodedPrograms(*(a[:count] for a in encoded))
+            # Padding rows repeat the first program: the host interpreter shares their nodes, at no cost.
             outputs = np.asarray(run(encoded, inputs), np.float64)[:count]
             finite, err_train, err_test = self._errors(outputs[:, :n_points])
             with np.errstate(all="ignore"):
@@ -425,12 +424,12 @@ class RegressionDomain:
             # A screen on a strided subset of the grid first: a miss there is a miss on the grid (the same
             # float64 values at those points), and most near misses show it (two thirds of the candidates
             # of a converged Nguyen-10 search). With no compile to pay, the extra call is free.
-            stride = GRID_SCREEN_STRIDE
-            screen = {v: x[::stride] for v, x in self._grid_inputs(np.float64).items()}
+            stride, grid = GRID_SCREEN_STRIDE, self._grid_inputs(np.float64)
+            screen = {v: x[::stride] for v, x in grid.items()}
             flags = _within(self._run(programs, screen), self._grid_truth[::stride], bound)
             passed = np.flatnonzero(flags)
             if len(passed):
-                values = self._run([programs[i] for i in passed], self._grid_inputs(np.float64))
+                values = self._run([programs[i] for i in passed], grid)
                 flags[passed] = _within(values, self._grid_truth, bound)
             return flags
         with jax.enable_x64(True):

@@ -75,8 +75,9 @@ def write_result(name: str, result: dict[str, Any], out: Path | None = None) -> 
     return path
 
 
-#: The peers' interpreter: a separate venv (stable-baselines3, sbx-rl, torch), so discolab's own stays lean.
-PEER_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+#: The peers' interpreter: a separate venv (stable-baselines3, sbx-rl, torch), so discolab's own stays lean;
+#: ``$DISCOLAB_PEER_PYTHON`` names another (the GPU machine runs the peers in its own python, bench/gpu_dqn.sh).
+PEER_PYTHON = Path(os.environ.get("DISCOLAB_PEER_PYTHON", ROOT / ".venv-bench" / "bin" / "python"))
 
 
 def run_peer_worker(script: str | Path, job: dict[str, Any]) -> dict[str, Any]:

@@ -46,6 +46,10 @@ class FoundTD(Exception):
     """Raised from the batch callback to end a search once TD has been evaluated."""
 
 
+class OutOfTime(Exception):
+    """Raised from the batch callback once a search has used its wall-clock budget (``--wall-budget``)."""
+
+
 def first_td(path: Path, after_id: int, domain: Any) -> tuple[int, dict[str, Any] | None]:
     """Scans evaluated programs with id > ``after_id``; returns the last id seen and the first TD program's row."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -72,7 +76,7 @@ def evaluated_up_to(path: Path, program_id: int) -> tuple[int, int]:
     return int(evaluated), int(proposals)
 
 
-def run_seed(config_dict: dict[str, Any], seed: int, path: Path) -> dict[str, Any]:
+def run_seed(config_dict: dict[str, Any], seed: int, path: Path, wall_budget: float | None = None) -> dict[str, Any]:
     config_dict = {**config_dict, "study": {**config_dict["study"], "seed": seed}}
     config = parse_config(config_dict)
     domain = config.make_domain()
@@ -92,10 +96,13 @@ def run_seed(config_dict: dict[str, Any], seed: int, path: Path) -> dict[str, An
         if hit is not None:
             state["found"] = {**hit, "wall_s": time.perf_counter() - t0}
             raise FoundTD
+        if wall_budget is not None and time.perf_counter() - t0 > wall_budget:
+            state["out_of_time"] = True
+            raise OutOfTime
 
     try:
         run_study(path, on_batch=on_batch)
-    except FoundTD:
+    except (FoundTD, OutOfTime):
         pass
     wall = time.perf_counter() - t0
     p = state["progress"]
@@ -104,6 +111,7 @@ def run_seed(config_dict: dict[str, Any], seed: int, path: Path) -> dict[str, An
         "wall_s": wall, "evaluations": p.evaluations, "proposals": p.proposals, "duplicates": p.duplicates,
         "hurdle_failed": p.hurdle_failed, "errors": p.errors, "best_fitness": p.best_fitness,
         "best_formula": p.best_formula, "found_td": state["found"] is not None,
+        "stopped_by_wall_budget": bool(state.get("out_of_time")),
     }
     if state["found"]:
         evaluated, proposals = evaluated_up_to(path, state["found"]["id"])
@@ -145,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evaluations", type=int, default=None, help="budget per search (default: the config's)")
     parser.add_argument("--studies", type=Path, default=ROOT / "studies" / "dqn-scratch")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "dqn_scratch_td.json")
+    parser.add_argument("--wall-budget", type=float, default=None,
+                        help="seconds per search: stop at the end of the first batch past it (censored)")
     parser.add_argument("--analyze-only", action="store_true",
                         help="no search: add the analysis of the existing studies to --out")
     args = parser.parse_args(argv)
@@ -160,25 +170,31 @@ def main(argv: list[str] | None = None) -> int:
         config_dict["study"]["evaluations"] = args.evaluations
     parse_config(config_dict)  # a bad config fails before any search
     started = datetime.datetime.now(datetime.timezone.utc)
-    runs = []
+    runs: list[dict[str, Any]] = []
+
+    def write(analysis: dict[str, Any] | None) -> None:
+        """Written after each seed too, so a run cut short keeps the seeds it finished."""
+        result = {
+            "command": " ".join([sys.executable, *sys.argv]), "date": started.isoformat(timespec="seconds"),
+            "machine": machine(), "versions": versions(("discolab", "jax", "jaxlib", "flax", "optax", "gymnax")),
+            "config": config_dict, "wall_budget_s": args.wall_budget, "runs": runs,
+            "found": sum(r["found_td"] for r in runs), "seeds": len(runs),
+            **({"analysis": analysis} if analysis is not None else {}),
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1))
+
     for seed in seeds:
         load_before = os.getloadavg()
-        run = run_seed(config_dict, seed, args.studies / f"seed-{seed}.db")
+        run = run_seed(config_dict, seed, args.studies / f"seed-{seed}.db", args.wall_budget)
         run["load_avg_before_after"] = [load_before, os.getloadavg()]
         runs.append(run)
+        write(None)
         td = run.get("td")
         print(f"seed {seed}: " + (f"TD after {td['evaluations_to_td']} evaluations ({td['proposals_to_td']} "
                                   f"proposals), {td['wall_s']:.0f} s: {td['formula']}" if td else
                                   f"no TD in {run['evaluations']} evaluations ({run['wall_s']:.0f} s)"), flush=True)
-    result = {
-        "command": " ".join([sys.executable, *sys.argv]), "date": started.isoformat(timespec="seconds"),
-        "machine": machine(), "versions": versions(("discolab", "jax", "jaxlib", "flax", "optax", "gymnax")),
-        "config": config_dict, "runs": runs,
-        "found": sum(r["found_td"] for r in runs), "seeds": len(runs),
-        "analysis": {str(seed): analyze(args.studies / f"seed-{seed}.db") for seed in seeds},
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
+    write({str(seed): analyze(args.studies / f"seed-{seed}.db") for seed in seeds})
     print(f"wrote {args.out}")
     return 0
 

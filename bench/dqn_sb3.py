@@ -171,7 +171,8 @@ def ours_arm(config: dict[str, Any], programs: int, seeds: int, seed: int) -> di
                  {"programs": programs, "seeds": seeds})
 
 
-def interpreted_arm(config: dict[str, Any], programs: int, seeds: int, seed: int) -> dict[str, Any]:
+def interpreted_arm(config: dict[str, Any], programs: int, seeds: int, seed: int,
+                    interpreter: str = "vjp") -> dict[str, Any]:
     """The search's path: the domain's runner on ``programs`` copies of DQN, encoded as a search batch is."""
     import jax
     import jax.numpy as jnp
@@ -181,13 +182,13 @@ def interpreted_arm(config: dict[str, Any], programs: int, seeds: int, seed: int
 
     cfg = dqn_config(config)
     space = make_space()
-    run = make_runner(space, cfg)  # jax.jit((encoded [P], keys [S]) -> Metrics [P, S])
+    run = make_runner(space, cfg, interpreter)  # jax.jit((encoded [P], keys [S]) -> Metrics [P, S])
     encoded = EncodedPrograms(*map(jnp.asarray, encode([NAMED_PROGRAMS["dqn"]] * programs, space, pad_to=programs,
                                                         dead_nodes=False)))
     keys = jax.random.split(jax.random.key(seed), seeds)  # shared by the programs, as in DQNLossDomain.train
     return timed("interpreted", run, (encoded, keys), programs * seeds, cfg.num_iterations * cfg.num_envs,
                  {"programs": programs, "seeds": seeds, "program_nodes": len(NAMED_PROGRAMS["dqn"]),
-                  "distinct_runs": seeds})
+                  "distinct_runs": seeds, "interpreter": interpreter})
 
 
 def jax_arms(config: dict[str, Any], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -195,7 +196,7 @@ def jax_arms(config: dict[str, Any], args: argparse.Namespace) -> dict[str, dict
     pairs = []
     for _ in range(args.arm_repeats):
         pairs.append((ours_arm(config, args.programs, args.seeds, args.seed),
-                      interpreted_arm(config, args.programs, args.seeds, args.seed)))
+                      interpreted_arm(config, args.programs, args.seeds, args.seed, args.interpreter)))
     rows = {"ours": pairs[-1][0], "interpreted": pairs[-1][1]}
     if args.arm_repeats > 1:
         keys = ("with_compile_steps_per_s", "steady_steps_per_s", "with_compile_steps_per_cpu_s",
@@ -313,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="base seed of every arm (default 0)")
     parser.add_argument("--torch-threads", type=int, default=1, help="torch threads of the sb3 arm (default 1)")
     parser.add_argument("--no-peers", action="store_true", help="skip stable-baselines3 and sbx")
+    parser.add_argument("--interpreter", default="vjp", choices=("vjp", "static", "unrolled", "naive"),
+                        help="the interpreted arm's make_runner interpreter (default vjp)")
     parser.add_argument("--arm-repeats", type=int, default=1,
                         help="run ours and interpreted this many times, alternating; "
                              "interpreted/ours ratios are medians (default 1)")

@@ -39,14 +39,15 @@ def dqn_inputs(seed: int, batch: int = 16, actions: int = 3) -> dict[str, jax.Ar
 
 
 @functools.lru_cache(maxsize=None)
-def values_and_grads(space: SearchSpace, naive: bool, plan: bool):
+def values_and_grads(space: SearchSpace, naive: bool, plan: bool, unroll: bool = False):
     """jit((encoded, inputs) -> (outputs [P, ...], d sum(outputs) / d float inputs)), per interpreter."""
 
     def outputs(encoded, inputs):
         if naive:
             one = functools.partial(interpret_one_naive, space)
         else:
-            one = functools.partial(interpret_one, space, plan=plan_batch(encoded, space) if plan else None)
+            one = functools.partial(interpret_one, space, plan=plan_batch(encoded, space) if plan else None,
+                                    unroll=unroll)
         return jax.vmap(one, in_axes=(0, 0, 0, None))(*encoded, inputs)
 
     def run(encoded, inputs):
@@ -58,10 +59,10 @@ def values_and_grads(space: SearchSpace, naive: bool, plan: bool):
     return jax.jit(run)
 
 
-def compare(space: SearchSpace, programs: list[Program], inputs: dict, plan: bool = True) -> None:
+def compare(space: SearchSpace, programs: list[Program], inputs: dict, plan: bool = True, unroll: bool = False) -> None:
     encoded = EncodedPrograms(*map(jnp.asarray, encode(programs, space)))
     want_v, want_g = values_and_grads(space, True, False)(encoded, inputs)
-    got_v, got_g = values_and_grads(space, False, plan)(encoded, inputs)
+    got_v, got_g = values_and_grads(space, False, plan, unroll)(encoded, inputs)
     np.testing.assert_allclose(got_v, want_v, rtol=1e-5, atol=1e-5, equal_nan=True)
     for k in want_g:
         want, got = np.asarray(want_g[k]), np.asarray(got_g[k])
@@ -90,6 +91,22 @@ def test_vjp_equals_naive_on_random_dqn_programs(seed):
     compare(space, programs, dqn_inputs(seed))
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_unrolled_equals_naive_on_random_programs(seed):
+    # The straight-line form (for GPUs: no loop or switch waits for the host) computes the same values and
+    # gradients as the reference, on float programs and on the DQN space's typed ones.
+    rng = np.random.default_rng(seed)
+    compare(FLOATS, [random_program(FLOATS, rng) for _ in range(16)], float_inputs(seed), plan=False, unroll=True)
+    space = dqn_space()
+    compare(space, [random_program(space, rng) for _ in range(16)], dqn_inputs(seed), plan=False, unroll=True)
+
+
+def test_unroll_with_a_plan_is_refused():
+    encoded = EncodedPrograms(*map(jnp.asarray, encode([Program.from_nodes([("add", [0, 1])])], FLOATS)))
+    with pytest.raises(ValueError, match="unroll needs plan=None"):
+        values_and_grads(FLOATS, False, True, True)(encoded, float_inputs(0))
+
+
 def test_named_dqn_losses_with_and_without_plan():
     from discolab.domains.dqn_loss import make_space
     from discolab.domains.dqn_programs import named_programs
@@ -98,6 +115,7 @@ def test_named_dqn_losses_with_and_without_plan():
     programs = list(named_programs(space).values())
     compare(space, programs, dqn_inputs(5), plan=True)
     compare(space, programs, dqn_inputs(6), plan=False)
+    compare(space, programs, dqn_inputs(7), plan=False, unroll=True)
 
 
 def test_plan_runs_the_longest_program_and_marks_named_ops():

@@ -430,15 +430,19 @@ class DQNLossDomain:
 
 
 def make_runner(
-    space: SearchSpace, dqn_config: DQNConfig, interpreter: Literal["vjp", "naive"] = "vjp"
+    space: SearchSpace, dqn_config: DQNConfig, interpreter: Literal["vjp", "static", "unrolled", "naive"] = "vjp"
 ) -> Callable[[EncodedPrograms, jax.Array], Metrics]:
     """``jit((encoded [P, ...], keys [S]) -> Metrics [P, S, ...])``: every program x seed trains a DQN agent.
 
     The loss is the interpreted program (``discolab.graph.interpret``):
     ``"vjp"``, the default, runs the nodes up to the batch's longest program
     (encode without dead nodes to shorten it) and has its own reverse pass;
-    ``"naive"`` is the reference interpreter (``bench/dqn_interpreter.py``
-    compares them).
+    ``"static"`` is the same interpreter without the batch's plan: every op at
+    every one of ``max_nodes`` nodes, loops of a fixed length and no switch
+    (on a GPU a loop of data-dependent length, a ``switch`` or a ``cond``
+    waits for the host at each use); ``"unrolled"`` is ``"static"`` as
+    straight-line code; ``"naive"`` is the reference interpreter
+    (``bench/dqn_interpreter.py`` compares them).
     """
     rl = _rl()
     if interpreter == "naive":
@@ -455,8 +459,22 @@ def make_runner(
             return interpret_one(space, encoded.op_ids, encoded.args, encoded.output, inputs, plan=plan)
 
         loss_fn = vjp_loss
+    elif interpreter == "static":
+
+        def static_loss(params: tuple[EncodedPrograms, BatchPlan], inputs: Mapping[str, jax.Array]) -> jax.Array:
+            encoded, _ = params
+            return interpret_one(space, encoded.op_ids, encoded.args, encoded.output, inputs)
+
+        loss_fn = static_loss
+    elif interpreter == "unrolled":
+
+        def unrolled_loss(params: tuple[EncodedPrograms, BatchPlan], inputs: Mapping[str, jax.Array]) -> jax.Array:
+            encoded, _ = params
+            return interpret_one(space, encoded.op_ids, encoded.args, encoded.output, inputs, unroll=True)
+
+        loss_fn = unrolled_loss
     else:
-        raise ValueError(f"unknown interpreter {interpreter!r}; known: ['naive', 'vjp']")
+        raise ValueError(f"unknown interpreter {interpreter!r}; known: ['naive', 'static', 'unrolled', 'vjp']")
     train = rl.make_train(dqn_config, loss_fn)
     # Programs along the first axis; the batch's plan (node count, ops named at each node) is shared.
     batched = jax.vmap(jax.vmap(train, (None, 0)), ((0, None), None))

@@ -97,8 +97,14 @@ def _lane_bank(space: SearchSpace, xs: tuple) -> tuple[jax.Array, tuple[int, ...
 
 
 def _forward(space: SearchSpace, n_steps: Any, present: jax.Array | None, op_ids: jax.Array, args: jax.Array,
-             xs: tuple) -> jax.Array:
-    """Runs nodes ``0 .. n_steps-1``; returns the bank (every slot's value)."""
+             xs: tuple, unroll: bool = False) -> jax.Array:
+    """Runs nodes ``0 .. n_steps-1``; returns the bank (every slot's value).
+
+    ``unroll`` (no plan): all ``max_nodes`` nodes as a Python loop, straight-line code with
+    static slots, instead of a ``fori_loop``.
+    """
+    if unroll:
+        n_steps = space.max_nodes  # custom_vjp hands the count over as a tracer
     bank, lane = _lane_bank(space, xs)
     dtype = bank.dtype
     op_defs = space.op_defs
@@ -137,6 +143,10 @@ def _forward(space: SearchSpace, n_steps: Any, present: jax.Array | None, op_ids
     def write(bank: jax.Array, value: jax.Array, i: jax.Array) -> jax.Array:
         return jax.lax.dynamic_update_index_in_dim(bank, value, space.n_fixed + i, 0)
 
+    if unroll:
+        for i in range(n_steps):
+            bank = write(bank, mixed(i, op_ids[i], _lanes(bank, args[i], width)), i)
+        return bank
     if present is None:
         # Each iteration writes node i, then reads node i+1's operands from the bank it wrote: a read
         # after the write, so XLA updates the carried bank in place instead of copying it.
@@ -177,12 +187,14 @@ def _forward(space: SearchSpace, n_steps: Any, present: jax.Array | None, op_ids
 
 
 def _backward(space: SearchSpace, n_steps: Any, present: jax.Array | None, op_ids: jax.Array, args: jax.Array,
-              output: jax.Array, bank: jax.Array, g: jax.Array) -> jax.Array:
+              output: jax.Array, bank: jax.Array, g: jax.Array, unroll: bool = False) -> jax.Array:
     """Cotangents of every slot (a bank), given ``g``, the output's: the nodes in reverse, live ones only.
 
     ACTION values (action indices) are piecewise constant: they get no cotangent, and the ops
     that make them (``argmax_a``) pass none on.
     """
+    if unroll:
+        n_steps = space.max_nodes  # static, so each step's node index is too
     op_defs = space.op_defs
     lane = bank.shape[1:]
     width = args.shape[-1]
@@ -248,6 +260,11 @@ def _backward(space: SearchSpace, n_steps: Any, present: jax.Array | None, op_id
         return cts, live, jax.lax.dynamic_index_in_dim(cts, jnp.maximum(slot - 1, 0), 0, keepdims=False)
 
     start = (cts, live, jax.lax.dynamic_index_in_dim(cts, space.n_fixed + n_steps - 1, 0, keepdims=False))
+    if unroll:
+        carry = start
+        for r in range(n_steps):
+            carry = step(r, carry, mixed)
+        return carry[0]
     if present is None:
         cts, _, _ = jax.lax.fori_loop(0, n_steps, lambda r, c: step(r, c, mixed), start)
         return cts
@@ -285,21 +302,21 @@ def _unbroadcast(c: jax.Array, x: jax.Array) -> jax.Array:
     return (c.sum(axis=ones, keepdims=True) if ones else c).reshape(x.shape).astype(x.dtype)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _run(space: SearchSpace, n_steps: Any, present: jax.Array | None, op_ids: jax.Array, args: jax.Array,
-         output: jax.Array, xs: tuple) -> jax.Array:
-    return _from_lane(_forward(space, n_steps, present, op_ids, args, xs)[output], space.output_type)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def _run(space: SearchSpace, unroll: bool, n_steps: Any, present: jax.Array | None, op_ids: jax.Array,
+         args: jax.Array, output: jax.Array, xs: tuple) -> jax.Array:
+    return _from_lane(_forward(space, n_steps, present, op_ids, args, xs, unroll)[output], space.output_type)
 
 
-def _run_fwd(space: SearchSpace, n_steps: Any, present: jax.Array | None, op_ids: jax.Array, args: jax.Array,
-             output: jax.Array, xs: tuple) -> tuple[jax.Array, tuple]:
-    bank = _forward(space, n_steps, present, op_ids, args, xs)
+def _run_fwd(space: SearchSpace, unroll: bool, n_steps: Any, present: jax.Array | None, op_ids: jax.Array,
+             args: jax.Array, output: jax.Array, xs: tuple) -> tuple[jax.Array, tuple]:
+    bank = _forward(space, n_steps, present, op_ids, args, xs, unroll)
     return _from_lane(bank[output], space.output_type), (n_steps, present, op_ids, args, output, bank, xs)
 
 
-def _run_bwd(space: SearchSpace, residuals: tuple, g: jax.Array) -> tuple:
+def _run_bwd(space: SearchSpace, unroll: bool, residuals: tuple, g: jax.Array) -> tuple:
     n_steps, present, op_ids, args, output, bank, xs = residuals
-    cts = _backward(space, n_steps, present, op_ids, args, output, bank, g)
+    cts = _backward(space, n_steps, present, op_ids, args, output, bank, g, unroll)
     grads = tuple(
         _unbroadcast(_from_lane(cts[slot], t), jnp.asarray(x))
         if t != ValueType.ACTION and jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact) else None
@@ -313,7 +330,7 @@ _run.defvjp(_run_fwd, _run_bwd)
 
 def interpret_one(
     space: SearchSpace, op_ids: jax.Array, args: jax.Array, output: jax.Array, inputs: Inputs,
-    plan: BatchPlan | None = None,
+    plan: BatchPlan | None = None, unroll: bool = False,
 ) -> jax.Array:
     """Runs one encoded program on ``inputs`` (a dict of arrays by input name).
 
@@ -325,6 +342,11 @@ def interpret_one(
         batch: every program stops after the longest one, and costly ops
         that no program names at a node are skipped there. None: run all
         ``max_nodes`` nodes and every op (right for any batch).
+      unroll: without a plan only: the node loops as straight-line code
+        (every node, every op, static slots) instead of ``fori_loop``s. On a
+        GPU a loop costs a device-to-host copy of its condition per
+        iteration, and a ``switch`` or ``cond`` one per call; straight-line
+        code has none, and costs a longer compile.
 
     Returns:
       The output slot's value; differentiable (reverse mode) in every
@@ -333,5 +355,7 @@ def interpret_one(
     _check_inputs(space, inputs)
     xs = tuple(jnp.asarray(inputs[n]) for n, _ in space.inputs)
     if plan is None:
-        return _run(space, space.max_nodes, None, op_ids, args, output, xs)
-    return _run(space, plan.n_steps, plan.present, op_ids, args, output, xs)
+        return _run(space, unroll, space.max_nodes, None, op_ids, args, output, xs)
+    if unroll:
+        raise ValueError("interpret_one: unroll needs plan=None (a plan's node count is data, not a static length)")
+    return _run(space, False, plan.n_steps, plan.present, op_ids, args, output, xs)

@@ -153,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evaluations", type=int, default=None, help="budget per search (default: the config's)")
     parser.add_argument("--studies", type=Path, default=ROOT / "studies" / "dqn-scratch")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "dqn_scratch_td.json")
+    parser.add_argument("--training-seeds", type=int, default=None,
+                        help="training seeds per program (default: the config's [domain] seeds)")
     parser.add_argument("--wall-budget", type=float, default=None,
                         help="seconds per search: stop at the end of the first batch past it (censored)")
     parser.add_argument("--analyze-only", action="store_true",
@@ -168,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     config_dict = tomllib.loads(args.config.read_text())
     if args.evaluations:
         config_dict["study"]["evaluations"] = args.evaluations
+    if args.training_seeds:
+        config_dict["domain"]["seeds"] = args.training_seeds
     parse_config(config_dict)  # a bad config fails before any search
     started = datetime.datetime.now(datetime.timezone.utc)
     runs: list[dict[str, Any]] = []

@@ -184,13 +184,20 @@ def test_config_validation():
     assert isinstance(domains.make("dqn_loss", {"train_envs": ["CartPole-v0"]}), DQNLossDomain)
 
 
-@pytest.mark.parametrize("name", ["dqn_cartpole_scratch.toml", "dqn_bootstrap.toml"])
+@pytest.mark.parametrize("name", ["dqn_cartpole_scratch.toml", "dqn_cartpole_scratch_gpu.toml", "dqn_bootstrap.toml"])
 def test_example_configs_validate(name):
     config = load_config(EXAMPLES / name)
     assert config.domain.name == "dqn_loss"
     domain_config = config.domain_config()
     assert domain_config.mode == ("bootstrap" if "bootstrap" in name else "scratch")
     assert set(config.domain_config().ops) <= set(DEFAULT_OPS)
+
+
+def test_make_runner_names_the_known_interpreters():
+    from discolab.domains.dqn_loss import make_runner
+
+    with pytest.raises(ValueError, match=r"unknown interpreter 'switch'; known: \['naive', 'static', 'unrolled', 'vjp'\]"):
+        make_runner(DQNLossDomain(DQNLossConfig()).space, DQNLossConfig().dqn_config("CartPole-v0"), "switch")
 
 
 def test_stages_follow_the_hurdle():

@@ -7,7 +7,12 @@ A candidate is a loss program over the DQN trainer's loss inputs
 (ACTION) and ``r_t``, ``discount_t`` (FLOAT, ``discount_t = gamma * (1 -
 terminated)``). The program's output is the per-sample loss ``[B]``; the
 trainer minimizes its mean. A loss must read ``q_tm1`` or ``q_t_online`` (the
-inputs that depend on theta); one that does not is invalid.
+inputs that depend on theta); one that does not is invalid. So is one that
+reads them but whose gradient in them is exactly zero on two fixed input
+sets (``q_t_online - q_t_online``, a path through ``argmax_a`` only): it
+cannot change theta, and where every program trains from the same seeds
+such a "do nothing" loss scores whatever the untrained network scores
+(``gradient_check``, on by default; docs/reproductions.md, reproduction (a)).
 
 Evaluation trains a DQN agent per program and seed with the interpreted
 program as its loss. All programs of a batch (padded to ``program_batch``)
@@ -93,6 +98,10 @@ DEFAULT_CONSTANTS: tuple[float, ...] = (0.5, 0.2, 0.1, 0.01)
 FINGERPRINT_SEED = 20210401
 FINGERPRINT_SAMPLES = 10
 FINGERPRINT_ACTIONS = 4
+#: The gradient check's second input set: the scale of Q-values at initialization (the first is the fingerprint's).
+GRADIENT_CHECK_SCALE = 2.0
+#: Programs per compiled gradient-check call (batches pad to it: one compile per space).
+GRADIENT_CHECK_CHUNK = 64
 #: DQNConfig fields the domain sets itself (per environment or at the top level of its config).
 _OWN_DQN_FIELDS = ("env_id", "total_steps", "hidden")
 
@@ -168,6 +177,9 @@ class DQNLossConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         DEFAULT_CONSTANTS, max_length=64, description="FLOAT constants a loss may read."
     )
     max_nodes: int = Field(20, ge=1, le=256, description="Most op nodes in a loss (the paper: 20).")
+    gradient_check: bool = Field(
+        True, description="Invalidate, untrained, a loss whose gradient in Q(theta, .) is zero on the check inputs.",
+    )
 
     @pydantic.field_validator("train_envs")
     @classmethod
@@ -300,6 +312,10 @@ class DQNLossDomain:
             self.space, seed=FINGERPRINT_SEED, n=FINGERPRINT_SAMPLES, low=-100.0, high=100.0,
             actions=FINGERPRINT_ACTIONS,
         )
+        self._gradient_inputs = (self._fingerprint, random_inputs(
+            self.space, seed=FINGERPRINT_SEED + 1, n=FINGERPRINT_SAMPLES, low=-GRADIENT_CHECK_SCALE,
+            high=GRADIENT_CHECK_SCALE, actions=FINGERPRINT_ACTIONS,
+        ))
 
     # ---- the Domain protocol ------------------------------------------------------------
 
@@ -360,6 +376,11 @@ class DQNLossDomain:
             return []
         start = time.perf_counter()
         valid = [i for i, p in enumerate(programs) if is_valid(p, self.space)]
+        frozen: set[int] = set()
+        if valid and self.config.gradient_check:
+            moves = self.moves_theta([programs[i] for i in valid])
+            frozen = {i for i, ok in zip(valid, moves) if not ok}
+            valid = [i for i in valid if i not in frozen]
         scores = [self.train([programs[i] for i in valid], env_id, seed) for env_id in env_ids] if valid else []
         seconds = (time.perf_counter() - start) / len(programs)
         out: list[Evaluation] = []
@@ -370,8 +391,10 @@ class DQNLossDomain:
             objectives = dict(before.objectives) if before is not None else {}
             env_details = dict(before.details.get("envs", {})) if before is not None else {}
             if i not in row:
+                why = (f"zero gradient: the loss's gradient in {' and '.join(THETA_INPUTS)} is zero on the "
+                       "check inputs, so it cannot train theta" if i in frozen else "invalid program")
                 out.append(Evaluation(self.fitness_floor, Status.INVALID, {"fitness": self.fitness_floor},
-                                      {"envs": env_details}, seconds))
+                                      {"envs": env_details, "invalid": why}, seconds))
                 continue
             k = row[i]
             total = prior_fitness
@@ -389,6 +412,23 @@ class DQNLossDomain:
             objectives["fitness"] = total
             out.append(Evaluation(total, Status.OK, objectives, {"envs": env_details}, seconds))
         return out
+
+    def moves_theta(self, programs: Sequence[Program]) -> np.ndarray:
+        """Per (valid) program: is the batch-mean loss's gradient in ``THETA_INPUTS`` nonzero on some check input?
+
+        Checked on the fingerprint inputs and on a set at the scale of Q-values at
+        initialization; a NaN gradient counts as nonzero (training decides).
+        """
+        check = _gradient_check(self.space)
+        out = []
+        for lo in range(0, len(programs), GRADIENT_CHECK_CHUNK):
+            chunk = programs[lo : lo + GRADIENT_CHECK_CHUNK]
+            encoded = EncodedPrograms(*map(jnp.asarray, encode(chunk, self.space, pad_to=GRADIENT_CHECK_CHUNK)))
+            moves = np.zeros(GRADIENT_CHECK_CHUNK, bool)
+            for inputs in self._gradient_inputs:
+                moves |= np.asarray(check(encoded, {k: jnp.asarray(v) for k, v in inputs.items()}))
+            out.append(moves[: len(chunk)])
+        return np.concatenate(out)
 
     def train(self, programs: Sequence[Program], env_id: str, seed: int = 0) -> EnvScores:
         """Trains every program x ``config.seeds`` on ``env_id``; one compiled call per ``program_batch``.
@@ -427,6 +467,21 @@ class DQNLossDomain:
         if env_id not in self._runners:
             self._runners[env_id] = make_runner(self.space, self.config.dqn_config(env_id))
         return self._runners[env_id]
+
+
+@functools.lru_cache(maxsize=8)
+def _gradient_check(space: SearchSpace) -> Callable[[EncodedPrograms, Mapping[str, jax.Array]], jax.Array]:
+    """``jit((encoded [P, ...], inputs) -> [P] bool)``: some gradient of the mean loss in THETA_INPUTS is nonzero."""
+
+    def one(op_ids: jax.Array, args: jax.Array, output: jax.Array, inputs: Mapping[str, jax.Array]) -> jax.Array:
+        def mean_loss(theta: dict[str, jax.Array]) -> jax.Array:
+            return jnp.mean(interpret_one(space, op_ids, args, output, {**inputs, **theta}))
+
+        grads = jax.grad(mean_loss)({k: inputs[k] for k in THETA_INPUTS})
+        return jnp.any(jnp.stack([jnp.any(g != 0) for g in grads.values()]))  # NaN != 0: counts as moving
+
+    batched = jax.vmap(one, in_axes=(0, 0, 0, None))
+    return jax.jit(lambda encoded, inputs: batched(encoded.op_ids, encoded.args, encoded.output, inputs))
 
 
 def make_runner(

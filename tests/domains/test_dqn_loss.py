@@ -268,6 +268,34 @@ def test_invalid_program_is_not_trained(domain):
     assert e.status == Status.INVALID and e.fitness == domain.fitness_floor
 
 
+def test_a_loss_with_zero_gradient_in_theta_is_invalid_and_untrained(domain, monkeypatch):
+    b = ProgramBuilder(domain.space)
+    q = b("select", "q_tm1", "a_tm1")
+    b("add", b("sub", q, q), "r_t")  # reads Q(theta, s_t), but its gradient there is zero
+    frozen = b.program()
+    b = ProgramBuilder(domain.space)
+    b("select", "q_t_target", b("argmax_a", "q_t_online"))  # theta only through argmax: piecewise constant
+    through_argmax = b.program()
+    assert domain.moves_theta([frozen, dqn(domain.space), through_argmax]).tolist() == [False, True, False]
+
+    trained: list[int] = []
+    train = domain.train
+
+    def spy(progs, env_id, seed=0):
+        trained.append(len(progs))
+        return train(progs, env_id, seed)
+
+    monkeypatch.setattr(domain, "train", spy)
+    evaluations = domain.evaluate_envs(("CartPole-v0",), [frozen, through_argmax], 0)
+    assert trained == []  # neither trains
+    for e in evaluations:
+        assert e.status == Status.INVALID and e.fitness == domain.fitness_floor
+        assert e.details["invalid"].startswith("zero gradient: the loss's gradient in q_tm1 and q_t_online")
+    monkeypatch.setattr(domain, "config", domain.config.model_copy(update={"gradient_check": False}))
+    [e] = domain.evaluate_envs(("CartPole-v0",), [frozen], 0)
+    assert trained == [1] and e.status == Status.OK  # with the check off it trains
+
+
 def test_hurdle_stops_programs_before_the_other_envs(domain, trio, monkeypatch):
     """run_stages trains on Acrobot only the programs that pass the CartPole hurdle."""
     programs, first = trio

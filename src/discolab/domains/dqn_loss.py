@@ -499,37 +499,19 @@ def make_runner(
     straight-line code; ``"naive"`` is the reference interpreter
     (``bench/dqn_interpreter.py`` compares them).
     """
+    known = ("naive", "static", "unrolled", "vjp")
+    if interpreter not in known:
+        raise ValueError(f"unknown interpreter {interpreter!r}; known: {list(known)}")
+
+    def loss_fn(params: tuple[EncodedPrograms, BatchPlan], inputs: Mapping[str, jax.Array]) -> jax.Array:
+        encoded, plan = params
+        program = (encoded.op_ids, encoded.args, encoded.output)
+        if interpreter == "naive":
+            return interpret_one_naive(space, *program, inputs)
+        return interpret_one(space, *program, inputs, plan=plan if interpreter == "vjp" else None,
+                             unroll=interpreter == "unrolled")
+
     rl = _rl()
-    if interpreter == "naive":
-
-        def naive_loss(params: tuple[EncodedPrograms, BatchPlan], inputs: Mapping[str, jax.Array]) -> jax.Array:
-            encoded, _ = params
-            return interpret_one_naive(space, encoded.op_ids, encoded.args, encoded.output, inputs)
-
-        loss_fn = naive_loss
-    elif interpreter == "vjp":
-
-        def vjp_loss(params: tuple[EncodedPrograms, BatchPlan], inputs: Mapping[str, jax.Array]) -> jax.Array:
-            encoded, plan = params
-            return interpret_one(space, encoded.op_ids, encoded.args, encoded.output, inputs, plan=plan)
-
-        loss_fn = vjp_loss
-    elif interpreter == "static":
-
-        def static_loss(params: tuple[EncodedPrograms, BatchPlan], inputs: Mapping[str, jax.Array]) -> jax.Array:
-            encoded, _ = params
-            return interpret_one(space, encoded.op_ids, encoded.args, encoded.output, inputs)
-
-        loss_fn = static_loss
-    elif interpreter == "unrolled":
-
-        def unrolled_loss(params: tuple[EncodedPrograms, BatchPlan], inputs: Mapping[str, jax.Array]) -> jax.Array:
-            encoded, _ = params
-            return interpret_one(space, encoded.op_ids, encoded.args, encoded.output, inputs, unroll=True)
-
-        loss_fn = unrolled_loss
-    else:
-        raise ValueError(f"unknown interpreter {interpreter!r}; known: ['naive', 'static', 'unrolled', 'vjp']")
     train = rl.make_train(dqn_config, loss_fn)
     # Programs along the first axis; the batch's plan (node count, ops named at each node) is shared.
     batched = jax.vmap(jax.vmap(train, (None, 0)), ((0, None), None))

@@ -14,13 +14,18 @@ longer training separate them?
 
 The three programs are rebuilt from their node lists here (the study stayed
 on the device machine); each one's formula must equal the one the search
-recorded, or the script stops.
+recorded, or the script stops. ``--study PATH`` re-scores the top ``--top``
+distinct programs of a local study instead::
+
+    taskset -c 0 .venv/bin/python bench/dqn_scratch_recheck.py --study studies/dqn-scratch-2seeds/seed-5.db \
+        --out bench/results/dqn_scratch_recheck_2seeds.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 import tomllib
@@ -56,20 +61,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, default=ROOT / "examples" / "dqn_cartpole_scratch.toml")
     parser.add_argument("--search", type=Path, default=RESULTS / "dqn_scratch_td_gpu.json")
+    parser.add_argument("--study", type=Path, default=None, help="re-score this study's best instead")
+    parser.add_argument("--top", type=int, default=3, help="with --study: how many of its best")
     parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--seed", type=int, default=1, help="evaluation seed (the search used 0)")
+    parser.add_argument("--seed", type=int, default=1, help="evaluation seed (a search's batches use study.loop.batch_seed(study seed, batch))")
     parser.add_argument("--scales", default="1,4", help="comma-separated multiples of the config's env steps")
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="default bench/results/dqn_scratch_recheck.json")
     args = parser.parse_args(argv)
 
-    recorded = [row["formula"] for row in json.loads(args.search.read_text())["analysis"]["0"]["top"]]
     domain_cfg = {k: v for k, v in tomllib.loads(args.config.read_text())["domain"].items() if k != "name"}
-    names = ["dqn", *SEARCH_TOP]
-    programs = [NAMED_PROGRAMS["dqn"], *SEARCH_TOP.values()]
     space = DQNLossDomain(DQNLossConfig(**domain_cfg)).space
-    for name, program, formula in zip(SEARCH_TOP, SEARCH_TOP.values(), recorded):
-        if to_infix(program, space) != formula:
-            raise SystemExit(f"{name}: rebuilt as {to_infix(program, space)!r}, the search recorded {formula!r}")
+    search_fitness: dict[str, float] = {}
+    if args.study is not None:
+        conn = sqlite3.connect(f"file:{args.study}?mode=ro", uri=True)
+        top = conn.execute("SELECT id, fitness, program FROM programs WHERE duplicate_of IS NULL "
+                           "ORDER BY fitness DESC, id LIMIT ?", (args.top,)).fetchall()
+        conn.close()
+        found = {f"search #{rank} (id {pid})": Program.from_json(text) for rank, (pid, _, text) in enumerate(top, 1)}
+        search_fitness = {name: row[1] for name, row in zip(found, top)}
+    else:
+        recorded = json.loads(args.search.read_text())["analysis"]["0"]["top"]
+        for (name, program), row in zip(SEARCH_TOP.items(), recorded):
+            if to_infix(program, space) != row["formula"]:
+                raise SystemExit(f"{name}: rebuilt as {to_infix(program, space)!r}, "
+                                 f"the search recorded {row['formula']!r}")
+            search_fitness[name] = row["fitness"]
+        found = SEARCH_TOP
+    names = ["dqn", *found]
+    programs = [NAMED_PROGRAMS["dqn"], *found.values()]
 
     rows: dict[str, dict] = {}
     start = time.perf_counter()
@@ -98,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions(("discolab", "jax", "jaxlib", "flax", "optax", "gymnax")),
         "source": source_revision(), "settings": {**{k: str(v) for k, v in vars(args).items()}},
         "formulas": {name: to_infix(p, space) for name, p in zip(names, programs)},
+        "search_fitness": search_fitness,
         "seconds": time.perf_counter() - start, "results": rows,
     }, args.out)
     print(f"wrote {path}")

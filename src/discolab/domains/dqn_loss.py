@@ -10,9 +10,10 @@ trainer minimizes its mean. A loss must read ``q_tm1`` or ``q_t_online`` (the
 inputs that depend on theta); one that does not is invalid. So is one that
 reads them but whose gradient in them is exactly zero on two fixed input
 sets (``q_t_online - q_t_online``, a path through ``argmax_a`` only): it
-cannot change theta, and where every program trains from the same seeds
-such a "do nothing" loss scores whatever the untrained network scores
-(``gradient_check``, on by default; docs/reproductions.md, reproduction (a)).
+cannot change theta. The programs of a batch share their training keys, so
+in a batch whose keys give the untrained network a good policy every such
+"do nothing" loss scores well (``gradient_check``, on by default;
+docs/reproductions.md, reproduction (a)).
 
 Evaluation trains a DQN agent per program and seed with the interpreted
 program as its loss. All programs of a batch (padded to ``program_batch``)
@@ -377,7 +378,7 @@ class DQNLossDomain:
         start = time.perf_counter()
         valid = [i for i, p in enumerate(programs) if is_valid(p, self.space)]
         frozen: set[int] = set()
-        if valid and self.config.gradient_check:
+        if valid and self.config.gradient_check and previous is None:  # a later stage's programs passed it
             moves = self.moves_theta([programs[i] for i in valid])
             frozen = {i for i, ok in zip(valid, moves) if not ok}
             valid = [i for i in valid if i not in frozen]

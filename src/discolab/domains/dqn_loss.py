@@ -54,7 +54,7 @@ import functools
 import math
 import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import jax
@@ -67,7 +67,7 @@ from discolab.domains import dqn_programs
 from discolab.domains.base import Evaluation, Stage, Status, check_op_names
 from discolab.domains.registry import register
 from discolab.graph import EncodedPrograms, Program, SearchSpace, ValueType, encode, random_inputs, random_program
-from discolab.graph.interpret import BatchPlan, interpret_one, interpret_one_naive, plan_batch
+from discolab.domains.dqn_runner import gradient_check, make_runner
 from discolab.graph.program import is_valid
 
 if TYPE_CHECKING:  # discolab.rl (gymnax, flax, optax) is imported lazily: about 3 s
@@ -420,7 +420,7 @@ class DQNLossDomain:
         Checked on the fingerprint inputs and on a set at the scale of Q-values at
         initialization; a NaN gradient counts as nonzero (training decides).
         """
-        check = _gradient_check(self.space)
+        check = gradient_check(self.space, THETA_INPUTS)
         out = []
         for lo in range(0, len(programs), GRADIENT_CHECK_CHUNK):
             chunk = programs[lo : lo + GRADIENT_CHECK_CHUNK]
@@ -468,59 +468,6 @@ class DQNLossDomain:
         if env_id not in self._runners:
             self._runners[env_id] = make_runner(self.space, self.config.dqn_config(env_id))
         return self._runners[env_id]
-
-
-@functools.lru_cache(maxsize=8)
-def _gradient_check(space: SearchSpace) -> Callable[[EncodedPrograms, Mapping[str, jax.Array]], jax.Array]:
-    """``jit((encoded [P, ...], inputs) -> [P] bool)``: some gradient of the mean loss in THETA_INPUTS is nonzero."""
-
-    def one(op_ids: jax.Array, args: jax.Array, output: jax.Array, inputs: Mapping[str, jax.Array]) -> jax.Array:
-        def mean_loss(theta: dict[str, jax.Array]) -> jax.Array:
-            return jnp.mean(interpret_one(space, op_ids, args, output, {**inputs, **theta}))
-
-        grads = jax.grad(mean_loss)({k: inputs[k] for k in THETA_INPUTS})
-        return jnp.any(jnp.stack([jnp.any(g != 0) for g in grads.values()]))  # NaN != 0: counts as moving
-
-    batched = jax.vmap(one, in_axes=(0, 0, 0, None))
-    return jax.jit(lambda encoded, inputs: batched(encoded.op_ids, encoded.args, encoded.output, inputs))
-
-
-def make_runner(
-    space: SearchSpace, dqn_config: DQNConfig, interpreter: Literal["vjp", "static", "unrolled", "naive"] = "vjp"
-) -> Callable[[EncodedPrograms, jax.Array], Metrics]:
-    """``jit((encoded [P, ...], keys [S]) -> Metrics [P, S, ...])``: every program x seed trains a DQN agent.
-
-    The loss is the interpreted program (``discolab.graph.interpret``):
-    ``"vjp"``, the default, runs the nodes up to the batch's longest program
-    (encode without dead nodes to shorten it) and has its own reverse pass;
-    ``"static"`` is the same interpreter without the batch's plan: every op at
-    every one of ``max_nodes`` nodes, loops of a fixed length and no switch
-    (on a GPU a loop of data-dependent length, a ``switch`` or a ``cond``
-    waits for the host at each use); ``"unrolled"`` is ``"static"`` as
-    straight-line code; ``"naive"`` is the reference interpreter
-    (``bench/dqn_interpreter.py`` compares them).
-    """
-    known = ("naive", "static", "unrolled", "vjp")
-    if interpreter not in known:
-        raise ValueError(f"unknown interpreter {interpreter!r}; known: {list(known)}")
-
-    def loss_fn(params: tuple[EncodedPrograms, BatchPlan], inputs: Mapping[str, jax.Array]) -> jax.Array:
-        encoded, plan = params
-        program = (encoded.op_ids, encoded.args, encoded.output)
-        if interpreter == "naive":
-            return interpret_one_naive(space, *program, inputs)
-        return interpret_one(space, *program, inputs, plan=plan if interpreter == "vjp" else None,
-                             unroll=interpreter == "unrolled")
-
-    rl = _rl()
-    train = rl.make_train(dqn_config, loss_fn)
-    # Programs along the first axis; the batch's plan (node count, ops named at each node) is shared.
-    batched = jax.vmap(jax.vmap(train, (None, 0)), ((0, None), None))
-
-    def run(encoded: EncodedPrograms, keys: jax.Array) -> Metrics:
-        return batched((encoded, plan_batch(encoded, space)), keys)
-
-    return jax.jit(run)
 
 
 def _nanmean(values: np.ndarray) -> np.ndarray:

@@ -65,6 +65,7 @@ SPEEDUP_TARGET_WALL = 2.0
 
 #: The regularized evolution every arm runs (guided arms wrap it).
 NGUYEN_RE = {"population_size": 300, "tournament_size": 25, "mutation_probability": 0.95}
+OPTIMIZER_RE = {"population_size": 100, "tournament_size": 10, "mutation_probability": 0.95}
 DQN_RE = {"population_size": 32, "tournament_size": 6, "mutation_probability": 0.95}
 
 
@@ -93,6 +94,13 @@ def dqn_config(seed: int, evaluations: int, searcher: dict[str, Any],
     """A DQN-loss study; ``domain`` fields replace ``DQN_DOMAIN``'s."""
     return {"study": {"name": f"dqn-{seed}", "seed": seed, "evaluations": evaluations, "batch_size": 16},
             "domain": {**DQN_DOMAIN, **(domain or {})}, "searcher": searcher}
+
+
+def optimizer_config(seed: int, evaluations: int, searcher: dict[str, Any],
+                     domain: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An update-rule search (the optimizer domain's defaults); ``domain`` fields replace them."""
+    return {"study": {"name": f"optimizer-{seed}", "seed": seed, "evaluations": evaluations, "batch_size": 32},
+            "domain": {"name": "optimizer", **(domain or {})}, "searcher": searcher}
 
 
 def oracle_accuracy(arm: str) -> float | None:
@@ -396,27 +404,58 @@ def plot(result: dict[str, Any], out_dir: Path = FIGURES) -> list[str]:
 # ----------------------------------------------------------------------------- main
 
 
+def merge(paths: list[Path], out: Path | None) -> int:
+    """Joins the runs of several result files of one setting (seeds split over processes) and re-summarizes."""
+    parts = [_from_json(json.loads(p.read_text())) for p in paths]
+    first = parts[0]
+    for p, part in zip(paths, parts):
+        setting = ("domain", "evaluations", "arms", "guide_options", "regularized_evolution")
+        if [part[k] for k in setting] + [part["study_config_example"]["domain"]] != \
+                [first[k] for k in setting] + [first["study_config_example"]["domain"]]:
+            raise SystemExit(f"merge: {p} ran another setting than {paths[0]}")
+    runs = {arm: sorted((r for part in parts for r in expand(part["runs"])[arm]), key=lambda r: r["seed"])
+            for arm in first["arms"]}
+    rng = np.random.default_rng(0)
+    summary = {arm: speedups(runs["re"], runs[arm], rng) for arm in runs} if "re" in runs else {}
+    result = {**first, "command": [part["command"] for part in parts], "date": [part["date"] for part in parts],
+              "machine": [part["machine"] for part in parts], "total_s": [part["total_s"] for part in parts],
+              "seeds": sum(part["seeds"] for part in parts), "summary": summary, "runs": runs,
+              "merged_from": [str(p) for p in paths]}
+    out = out or RESULTS / f"{first['domain']}.json"
+    result["figures"] = plot(result, FIGURES if out.parent == RESULTS else out.parent)
+    out.write_text(json.dumps(_json_safe({**result, "runs": compact(runs)}), indent=1))
+    _print_summary(summary)
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("domain", choices=("nguyen", "dqn", "plot"))
-    parser.add_argument("result", nargs="?", help="plot: the results JSON to draw")
+    parser.add_argument("domain", choices=("nguyen", "optimizer", "dqn", "plot", "merge"))
+    parser.add_argument("result", nargs="*", help="plot: the results JSON to draw; merge: the JSONs to join")
     parser.add_argument("--problem", default="nguyen-4", help="Nguyen problem (default nguyen-4)")
     parser.add_argument("--seeds", type=int, default=10, help="study seeds 0..N-1 per arm (default 10)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="start at this seed (split the seeds over processes, then `merge` the JSONs)")
     parser.add_argument("--evaluations", type=int, default=None,
-                        help="evaluated programs per run (default: nguyen 4000, dqn 192)")
+                        help="evaluated programs per run (default: nguyen 4000, optimizer 2000, dqn 192)")
     parser.add_argument("--arms", default=None,
                         help=f"comma-separated arms of {ARMS} (default: nguyen all, dqn re,binary)")
     parser.add_argument("--guide", default="{}", help="JSON of extra guided options (e.g. '{\"max_tries\": 8}')")
     parser.add_argument("--dqn-domain", default="{}",
                         help="dqn: JSON of domain fields that replace the small default's (e.g. "
                              "'{\"mode\": \"bootstrap\"}')")
+    parser.add_argument("--optimizer-domain", default="{}",
+                        help="optimizer: JSON of domain fields that replace the defaults (e.g. '{\"steps\": 300}')")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.domain == "plot":
-        result = _from_json(json.loads(Path(args.result).read_text()))
+        result = _from_json(json.loads(Path(args.result[0]).read_text()))
         result["runs"] = expand(result["runs"])
         print("\n".join(plot(result)))
         return 0
+    if args.domain == "merge":
+        return merge([Path(p) for p in args.result], args.out)
     arms = (args.arms or ("re,binary,regression,oracle,random" if args.domain == "nguyen" else "re,binary")).split(",")
     for arm in arms:
         try:
@@ -425,8 +464,15 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(err))
         if arm not in ARMS and not noisy:
             parser.error(f"unknown arm {arm!r}; known: {', '.join(ARMS)} and oracle:A (A in [0.5, 1])")
-    evaluations = args.evaluations or (4000 if args.domain == "nguyen" else 192)
-    if args.domain == "nguyen":
+    evaluations = args.evaluations or {"nguyen": 4000, "optimizer": 2000}.get(args.domain, 192)
+    if args.domain == "optimizer":
+        guide_options = {"min_archive": 200, "retrain_every": 250, "archive_size": 1024, "max_tries": 8,
+                         "train_steps": 300, "fill": True}
+        domain = json.loads(args.optimizer_domain)
+        make = lambda seed, searcher: optimizer_config(seed, evaluations, searcher, domain)  # noqa: E731
+        base = OPTIMIZER_RE
+        label = "optimizer (teacher MLP, ill-conditioned logistic" + (f"; set: {', '.join(domain)})" if domain else ")")
+    elif args.domain == "nguyen":
         guide_options = {"min_archive": 300, "retrain_every": 1000, "archive_size": 1024, "max_tries": 8,
                          "train_steps": 300}
         make = lambda seed, searcher: nguyen_config(args.problem, seed, evaluations, searcher)  # noqa: E731
@@ -461,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
             warm["study"]["evaluations"] = min(evaluations, short)
             run_one(warm, workdir, oracle if arm in oracle_arms else None)
             warmup_s[arm] = time.perf_counter() - w0
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for arm in arms:
                 run = run_one(make(seed, searcher_for(arm, base, guide_options)), workdir,
                               oracle if arm in oracle_arms else None)
@@ -487,13 +533,17 @@ def main(argv: list[str] | None = None) -> int:
     result["figures"] = plot(result, FIGURES if args.out is None else out.parent)  # a trial run keeps docs' figures
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(_json_safe({**result, "runs": compact(runs)}), indent=1))
+    _print_summary(summary)
+    print(f"wrote {out}")
+    return 0
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
     for arm, s in summary.items():
         print(f"{arm:>10}: reached {s['reached']}/{s['runs']}  evals->target {s['median_evaluations_to_target']}"
               f" (RE {s['re_median_evaluations_to_target']})  speedup {s['evaluation_speedup']:.2f} "
               f"CI {s['evaluation_speedup_ci95']}  wall speedup {s['wall_speedup']:.2f} CI {s['wall_speedup_ci95']}"
               f"  heldout acc {s['mean_heldout_accuracy']}")
-    print(f"wrote {out}")
-    return 0
 
 
 if __name__ == "__main__":

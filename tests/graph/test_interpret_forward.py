@@ -61,3 +61,14 @@ def test_other_programs_do_not_recompile():
 def test_a_missing_input_is_named():
     with pytest.raises(KeyError, match="x1"):
         forward_interpreter(SPACE)(encode(programs(0, 4), SPACE), {"x0": np.zeros(3, np.float32)})
+
+
+def test_per_program_inputs_give_each_program_its_own_row():
+    """Inputs of shape [P, n] (an optimizer search's per-program gradients): row k is program k's data."""
+    rng = np.random.default_rng(2)
+    encoded = encode(programs(3, count=8), SPACE)
+    rows = {name: rng.uniform(-3, 3, (8, 10)).astype(np.float32) for name in ("x0", "x1")}
+    together = np.asarray(forward_interpreter(SPACE)(encoded, rows))
+    for k in range(8):
+        alone = np.asarray(forward_interpreter(SPACE)(encoded, {n: x[k] for n, x in rows.items()}))[k]
+        np.testing.assert_array_equal(together[k], alone)

@@ -255,7 +255,7 @@ def test_a_study_killed_and_resumed_asks_what_an_uninterrupted_one_asks(tmp_path
     assert any("guide_heldout_accuracy" in m for m in a[1])
 
 
-@pytest.mark.parametrize("name", ["guided_nguyen.toml", "guided_dqn.toml"])
+@pytest.mark.parametrize("name", ["guided_nguyen.toml", "guided_dqn.toml", "guided_optimizer.toml"])
 def test_the_examples_are_valid_guided_configs(name):
     from discolab.study.config import load_config
 

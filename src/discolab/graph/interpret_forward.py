@@ -25,17 +25,23 @@ from discolab.graph.space import SearchSpace
 def interpret_batch_forward(
     space: SearchSpace, op_ids: jax.Array, args: jax.Array, output: jax.Array, inputs: Mapping[str, jax.Array]
 ) -> jax.Array:
-    """Outputs ``[P, n]`` of ``P`` encoded programs of a one-type space on inputs of shape ``[n]``."""
+    """Outputs ``[P, n]`` of ``P`` encoded programs of a one-type space.
+
+    Each input is ``[n]``, shared by all programs (a regression batch's data
+    points), or ``[P, n]``, one row per program (an optimizer search's
+    per-program gradients).
+    """
     missing = [name for name, _ in space.inputs if name not in inputs]
     if missing:
         raise KeyError(f"missing program inputs {missing}")
     xs = [jnp.asarray(inputs[name]) for name, _ in space.inputs]
     dtype = jnp.result_type(*(x.dtype for x in xs), jnp.float32)
-    n = xs[0].shape[0]
+    n = xs[0].shape[-1]
     p = op_ids.shape[0]
-    fixed = [x.astype(dtype) for x in xs] + [jnp.full((n,), c, dtype) for c in space.constants]
+    fixed = [jnp.broadcast_to(x.astype(dtype), (p, n)) for x in xs]
+    fixed += [jnp.full((p, n), c, dtype) for c in space.constants]
     bank = jnp.zeros((p, space.n_fixed + space.max_nodes, n), dtype)
-    bank = bank.at[:, : space.n_fixed].set(jnp.stack(fixed)[None])
+    bank = bank.at[:, : space.n_fixed].set(jnp.stack(fixed, axis=1))
     fns = [op.fn for op in space.op_defs]
     arities = [op.arity for op in space.op_defs]
     rows = jnp.arange(p)

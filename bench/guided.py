@@ -422,7 +422,7 @@ def merge(paths: list[Path], out: Path | None) -> int:
               "seeds": sum(part["seeds"] for part in parts), "summary": summary, "runs": runs,
               "merged_from": [str(p) for p in paths]}
     out = out or RESULTS / f"{first['domain']}.json"
-    result["figures"] = plot(result, FIGURES if out.parent == RESULTS else out.parent)
+    result["figures"] = plot(result, FIGURES if out.resolve().parent == RESULTS else out.parent)
     out.write_text(json.dumps(_json_safe({**result, "runs": compact(runs)}), indent=1))
     _print_summary(summary)
     print(f"wrote {out}")

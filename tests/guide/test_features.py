@@ -37,11 +37,12 @@ def embed(programs: list[Program], seed: int = 0) -> np.ndarray:
 def permute(g: GraphBatch, perm: np.ndarray) -> GraphBatch:
     """Renumbers the nodes of every graph of the batch by ``perm``."""
     return GraphBatch(g.tokens[:, perm], g.types[:, perm], g.output[:, perm], g.mask[:, perm],
-                      g.adj[:, :, perm][:, :, :, perm])
+                      g.adj[:, :, perm][:, :, :, perm], g.values[:, perm])
 
 
 def test_graph_keeps_live_nodes_and_argument_positions():
-    tokens, types, output, mask, adj = F.graph(PROGRAM)
+    tokens, types, output, mask, adj, values = F.graph(PROGRAM)
+    assert values.shape == (F.n_nodes, 0)  # probes off by default
     assert mask.sum() == 5  # x0, x1, sin, mul, sub; the constant and cos are dead
     op_token = {name: 1 + SPACE.n_fixed + k for k, name in enumerate(SPACE.ops)}
     assert tokens[:5].tolist() == [1, 2, op_token["sin"], op_token["mul"], op_token["sub"]]
@@ -93,3 +94,36 @@ def test_discriminator_is_antisymmetric():
     np.testing.assert_allclose(np.asarray(ab), -np.asarray(ba), atol=1e-5)
     np.testing.assert_allclose(np.asarray(aa), 0.0, atol=1e-6)
     assert jnp.all(jnp.isfinite(ab))
+
+
+PROBED = Featurizer(SPACE, probes=8)
+
+
+def test_probe_values_are_each_nodes_values_at_fixed_inputs():
+    tokens, types, output, mask, adj, values = PROBED.graph(PROGRAM)  # sin(x0) - x1 * x0
+    x0, x1 = PROBED.probe_inputs[0], PROBED.probe_inputs[1]
+    squash = lambda x: np.sign(x) * np.log1p(np.abs(x))  # noqa: E731
+    np.testing.assert_allclose(values[0], squash(x0), rtol=1e-6)
+    np.testing.assert_allclose(values[4], squash(np.sin(x0) - x1 * x0), rtol=1e-5)
+    assert not values[5:].any()  # padding rows carry nothing
+    # Same tokens and edges, another constant in play: only probes tell them apart.
+    one, two = Featurizer(SearchSpace(inputs=(("x0", "float"),), ops=("mul",), constants=(1.0, 2.0), max_nodes=2),
+                          probes=4).batch([Program.from_nodes([("mul", [0, 1])]), Program.from_nodes([("mul", [0, 2])])],
+                                          pad_to=2).values
+    assert not np.allclose(one, two)
+
+
+def test_encoder_with_probes_is_invariant_to_node_renumbering():
+    rng = np.random.default_rng(4)
+    g = PROBED.batch([random_program(SPACE, rng) for _ in range(8)])
+    encoder = GraphEncoder(PROBED.n_tokens, PROBED.n_types, dim=16, layers=1, heads=2)
+    params = encoder.init(jax.random.key(0), g)
+    perm = rng.permutation(PROBED.n_nodes)
+    a, b = encoder.apply(params, g), encoder.apply(params, permute(g, perm))
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+
+
+def test_probes_refuse_a_space_with_other_value_types():
+    space = SearchSpace(inputs=(("q", "list"), ("a", "action")), ops=("select", "max_a"), max_nodes=3)
+    with pytest.raises(ValueError, match="probes: probe values need a space of FLOAT values"):
+        Featurizer(space, probes=4)

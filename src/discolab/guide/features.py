@@ -17,6 +17,17 @@ times per search, never per batch. Node order inside the arrays is the
 program's order, but nothing downstream depends on it: the encoder is
 permutation-equivariant and pools with a permutation-invariant readout, so
 two numberings of one graph embed identically (a test checks this).
+
+Optional probe values (``probes = K > 0``, off by default; not in the
+paper): every node also carries its value at ``K`` fixed random inputs
+(standard normal per input, the same for every program), squashed by
+``sign(x) log(1 + |x|)``. Tokens say what a node computes; probes say what it
+computes *to*, so two rules that differ only in a constant, or two
+equivalent spellings, are told apart or matched. They cost one host
+evaluation of the live nodes per distinct program (memoized) and need a space
+whose values are all FLOAT with numpy forms of every op. On a domain whose
+evaluation is itself a few host evaluations (Nguyen), probes at points inside
+the data's range are close to an evaluation: say so when reporting them.
 """
 
 from __future__ import annotations
@@ -28,11 +39,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from discolab.graph import Program, SearchSpace, live_slots
+from discolab.graph import Program, SearchSpace, ValueType, live_slots
 from discolab.graph import ops as ops_lib
 
 #: Smallest padded batch of graphs; larger batches pad to the next power of two.
 MIN_BUCKET = 16
+#: Seed of the probe inputs (fixed: a program's probe values never change within or across searches).
+PROBE_SEED = 20240603
 
 
 class GraphBatch(NamedTuple):
@@ -44,6 +57,7 @@ class GraphBatch(NamedTuple):
       output: ``[G, N]`` float32, 1.0 at the output node.
       mask: ``[G, N]`` float32, 1.0 at real nodes.
       adj: ``[G, P, N, N]`` float32, ``adj[g, p, i, j] = 1`` when argument ``p`` of node ``i`` reads node ``j``.
+      values: ``[G, N, K]`` float32, each node's squashed values at the ``K`` probe inputs (``K = 0``: off).
     """
 
     tokens: np.ndarray
@@ -51,6 +65,7 @@ class GraphBatch(NamedTuple):
     output: np.ndarray
     mask: np.ndarray
     adj: np.ndarray
+    values: np.ndarray
 
 
 def bucket(n: int, minimum: int = MIN_BUCKET) -> int:
@@ -80,6 +95,27 @@ class Featurizer:
     """
 
     space: SearchSpace
+    probes: int = 0
+
+    def __post_init__(self) -> None:
+        if self.probes < 0:
+            raise ValueError(f"probes must be >= 0, got {self.probes}")
+        if self.probes:
+            kinds = {t for _, t in self.space.inputs} | {ops_lib.get(name).out_type for name in self.space.ops}
+            no_host = [name for name in self.space.ops if ops_lib.get(name).host is None]
+            if kinds != {ValueType.FLOAT} or no_host:
+                raise ValueError(
+                    f"probes: probe values need a space of FLOAT values whose ops all have numpy forms "
+                    f"(value types {sorted(map(str, kinds))}, ops without numpy forms {no_host}); set probes = 0"
+                )
+
+    @functools.cached_property
+    def probe_inputs(self) -> np.ndarray:
+        """``[n_fixed, K]``: each input's probe points (standard normal), then each constant repeated."""
+        rng = np.random.default_rng(PROBE_SEED)
+        inputs = rng.standard_normal((len(self.space.inputs), self.probes))
+        constants = np.repeat(np.asarray(self.space.constants, np.float64)[:, None], self.probes, axis=1)
+        return np.concatenate([inputs, constants.reshape(-1, self.probes)])
 
     @functools.cached_property
     def n_nodes(self) -> int:
@@ -116,7 +152,8 @@ class Featurizer:
             raise ValueError(f"pad_to={size} is smaller than the {len(programs)} programs")
         n, p = self.n_nodes, self.n_positions
         out = GraphBatch(np.zeros((size, n), np.int32), np.zeros((size, n), np.int32), np.zeros((size, n), np.float32),
-                         np.zeros((size, n), np.float32), np.zeros((size, p, n, n), np.float32))
+                         np.zeros((size, n), np.float32), np.zeros((size, p, n, n), np.float32),
+                         np.zeros((size, n, self.probes), np.float32))
         for g, program in enumerate(programs):
             for field, value in zip(out, self.graph(program)):
                 field[g] = value
@@ -140,6 +177,10 @@ def _build(f: Featurizer, program: Program) -> tuple[np.ndarray, ...]:
     output = np.zeros(n, np.float32)
     mask = np.zeros(n, np.float32)
     adj = np.zeros((p, n, n), np.float32)
+    values = np.zeros((n, f.probes), np.float32)
+    if f.probes:
+        for slot, value in _probe_values(f, program, slots).items():
+            values[row[slot]] = value
     for slot, k in row.items():
         mask[k] = 1.0
         if slot < n_fixed:
@@ -152,6 +193,21 @@ def _build(f: Featurizer, program: Program) -> tuple[np.ndarray, ...]:
         for position, arg in enumerate(node.args):
             adj[position, k, row[arg]] = 1.0
     output[row[n_fixed + len(program.nodes) - 1]] = 1.0
-    for a in (tokens, types, output, mask, adj):
+    for a in (tokens, types, output, mask, adj, values):
         a.setflags(write=False)
-    return tokens, types, output, mask, adj
+    return tokens, types, output, mask, adj, values
+
+
+def _probe_values(f: Featurizer, program: Program, slots: list[int]) -> dict[int, np.ndarray]:
+    """Each live slot's squashed values at the probe inputs (float64 on the host; non-finite -> 0)."""
+    n_fixed = f.space.n_fixed
+    raw: dict[int, np.ndarray] = {}
+    with np.errstate(all="ignore"):
+        for slot in slots:  # ascending: a node's arguments come first
+            if slot < n_fixed:
+                raw[slot] = f.probe_inputs[slot]
+            else:
+                node = program.nodes[slot - n_fixed]
+                raw[slot] = np.asarray(ops_lib.get(node.op).host(*(raw[a] for a in node.args)), np.float64)
+        return {slot: np.nan_to_num(np.sign(x) * np.log1p(np.abs(x)), nan=0.0, posinf=0.0, neginf=0.0)
+                for slot, x in raw.items()}

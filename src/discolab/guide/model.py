@@ -67,6 +67,8 @@ class GraphEncoder(nn.Module):
     def __call__(self, g: GraphBatch) -> jax.Array:
         h = (nn.Embed(self.n_tokens, self.dim)(g.tokens) + nn.Embed(self.n_types, self.dim)(g.types)
              + g.output[..., None] * self.param("output_flag", nn.initializers.normal(1.0), (self.dim,)))
+        if g.values.shape[-1]:  # probe values (features.py), when on
+            h = h + nn.Dense(self.dim)(g.values)
         h = h * g.mask[..., None]
         for _ in range(self.layers):
             h = GPSLayer(self.dim, self.heads)(h, g)

@@ -64,6 +64,7 @@ class PredictorConfig:
       parent_pair_share: share of each binary training batch drawn from the (child, parent) pairs
         given to :func:`fit` (the pairs a screen asks about), when there are any; the rest are
         random pairs of the archive.
+      probes: probe points per node (:class:`discolab.guide.features.Featurizer`); 0: off.
     """
 
     kind: Literal["binary", "regression"] = "binary"
@@ -75,6 +76,7 @@ class PredictorConfig:
     learning_rate: float = 2e-3
     archive_size: int = 1024
     parent_pair_share: float = 0.0
+    probes: int = 0
 
 
 def _take(graphs: GraphBatch, idx: jax.Array) -> GraphBatch:
@@ -87,7 +89,7 @@ class Engine:
     def __init__(self, space: SearchSpace, config: PredictorConfig):
         self.space = space
         self.config = config
-        self.featurizer = Featurizer(space)
+        self.featurizer = Featurizer(space, config.probes)
         f = self.featurizer
         kwargs = dict(n_tokens=f.n_tokens, n_types=f.n_types, dim=config.dim, layers=config.layers, heads=config.heads)
         self.model = PairDiscriminator(**kwargs) if config.kind == "binary" else ScoreRegressor(**kwargs)

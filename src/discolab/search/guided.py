@@ -131,6 +131,9 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         True, description="Reject, without asking the predictor, candidates structurally equal to a program of the "
                           "archive or to their parent: they would be duplicates, evaluated at no cost and "
                           "teaching nothing, and a predictor rates the programs it was trained on best.")
+    probes: int = pydantic.Field(
+        0, ge=0, le=256, description="Probe points per node: each node's values at fixed random inputs join its "
+                                     "features (not in the paper; FLOAT-only spaces with numpy ops; 0: off).")
     heldout_pairs: int = pydantic.Field(
         512, ge=0, description="Pairs of each new batch scored for the held-out accuracy (0: off).")
 
@@ -160,6 +163,7 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
             kind="regression" if self.predictor == "regression" else "binary", dim=self.hidden, layers=self.layers,
             heads=self.heads, train_steps=self.train_steps, pair_batch=self.pair_batch,
             learning_rate=self.learning_rate, archive_size=self.archive_size, parent_pair_share=self.parent_pairs,
+            probes=self.probes,
         )
 
 
@@ -195,6 +199,8 @@ class GuidedEvolution:
         self.oracle = oracle
         base_options = {k: v for k, v in config.base.items() if k != "name"}
         self.base = search_base.make(config.base["name"], space, base_options, fitness_floor, fresh=fresh)
+        if config.probes:
+            guide.Featurizer(space, config.probes)  # a space that cannot be probed fails here, before any search
         self._predictors: dict[str, guide.Predictor] = {}  # in-memory only: a function of the state
 
     # ---------------------------------------------------------------------------- protocol

@@ -404,7 +404,7 @@ def plot(result: dict[str, Any], out_dir: Path = FIGURES) -> list[str]:
 # ----------------------------------------------------------------------------- main
 
 
-def merge(paths: list[Path], out: Path | None) -> int:
+def merge(paths: list[Path], out: Path | None, figures: Path | None = None) -> int:
     """Joins the runs of several result files of one setting (seeds split over processes) and re-summarizes."""
     parts = [_from_json(json.loads(p.read_text())) for p in paths]
     first = parts[0]
@@ -422,7 +422,7 @@ def merge(paths: list[Path], out: Path | None) -> int:
               "seeds": sum(part["seeds"] for part in parts), "summary": summary, "runs": runs,
               "merged_from": [str(p) for p in paths]}
     out = out or RESULTS / f"{first['domain']}.json"
-    result["figures"] = plot(result, FIGURES if out.resolve().parent == RESULTS else out.parent)
+    result["figures"] = plot(result, figures or (FIGURES if out.resolve().parent == RESULTS else out.parent))
     out.write_text(json.dumps(_json_safe({**result, "runs": compact(runs)}), indent=1))
     _print_summary(summary)
     print(f"wrote {out}")
@@ -448,14 +448,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--optimizer-domain", default="{}",
                         help="optimizer: JSON of domain fields that replace the defaults (e.g. '{\"steps\": 300}')")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--figures", type=Path, default=None,
+                        help="folder of the figure (default: docs/figures/guided for outputs under bench/results, "
+                             "else the output's folder)")
     args = parser.parse_args(argv)
     if args.domain == "plot":
         result = _from_json(json.loads(Path(args.result[0]).read_text()))
         result["runs"] = expand(result["runs"])
-        print("\n".join(plot(result)))
+        print("\n".join(plot(result, args.figures or FIGURES)))
         return 0
     if args.domain == "merge":
-        return merge([Path(p) for p in args.result], args.out)
+        return merge([Path(p) for p in args.result], args.out, args.figures)
     arms = (args.arms or ("re,binary,regression,oracle,random" if args.domain == "nguyen" else "re,binary")).split(",")
     for arm in arms:
         try:
@@ -530,7 +533,8 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary, "runs": runs,
     }
     out = args.out or RESULTS / f"guided_{args.domain}.json"
-    result["figures"] = plot(result, FIGURES if args.out is None else out.parent)  # a trial run keeps docs' figures
+    # A trial run (--out elsewhere) leaves the docs' figures alone.
+    result["figures"] = plot(result, args.figures or (FIGURES if out.resolve().parent == RESULTS else out.parent))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(_json_safe({**result, "runs": compact(runs)}), indent=1))
     _print_summary(summary)

@@ -12,6 +12,7 @@ import numpy as np
 
 from discolab.graph import Program, SearchSpace
 from discolab.graph import ops as ops_lib
+from discolab.graph.types import ValueType
 
 
 class Status(str, enum.Enum):
@@ -68,6 +69,15 @@ def check_op_names(names: Sequence[str]) -> tuple[ops_lib.Op, ...]:
     if len(set(names)) != len(names):
         raise ValueError(f"ops repeat a name: {list(names)}")
     return tuple(found)
+
+
+def check_float_ops(names: Sequence[str], purpose: str) -> tuple[ops_lib.Op, ...]:
+    """Like :func:`check_op_names`, and every op must map floats to a float (``purpose`` says who needs that)."""
+    found = check_op_names(names)
+    for op in found:
+        if op.out_type != ValueType.FLOAT or any(t != ValueType.FLOAT for t in op.in_types):
+            raise ValueError(f"op {op.name!r} does not map floats to a float; {purpose} need one")
+    return found
 
 
 StageFn = Callable[[Sequence[Program], int, Sequence[Evaluation] | None], list[Evaluation]]

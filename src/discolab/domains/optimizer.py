@@ -42,7 +42,7 @@ import numpy as np
 import pydantic
 from pydantic import Field
 
-from discolab.domains.base import Evaluation, Stage, Status, check_op_names
+from discolab.domains.base import Evaluation, Stage, Status, check_float_ops
 from discolab.domains.optimizer_tasks import TASKS, Task, make_task, make_trainer
 from discolab.domains.registry import register
 from discolab.graph import Program, SearchSpace, ValueType, encode
@@ -96,9 +96,7 @@ class OptimizerConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
     @pydantic.field_validator("ops")
     @classmethod
     def _float_ops(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for op in check_op_names(value):
-            if op.out_type != ValueType.FLOAT or any(t != ValueType.FLOAT for t in op.in_types):
-                raise ValueError(f"op {op.name!r} does not map floats to a float; an update rule needs one")
+        for op in check_float_ops(value, "update rules"):
             if op.name in ("batch_mean", "batch_std"):
                 raise ValueError(f"op {op.name!r} mixes weights: an update rule is elementwise")
         return value

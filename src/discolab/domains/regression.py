@@ -62,7 +62,7 @@ import pydantic
 from pydantic import Field
 
 from discolab.domains import nguyen, tabular
-from discolab.domains.base import Evaluation, Stage, Status, check_op_names
+from discolab.domains.base import Evaluation, Stage, Status, check_float_ops
 from discolab.domains.registry import register
 from discolab.domains.tabular import DataError
 from discolab.graph import EncodedPrograms, Program, SearchSpace, ValueType, encode
@@ -150,9 +150,7 @@ class RegressionConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
     @pydantic.field_validator("ops")
     @classmethod
     def _known_ops(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for op in check_op_names(value):
-            if op.out_type != ValueType.FLOAT or any(t != ValueType.FLOAT for t in op.in_types):
-                raise ValueError(f"op {op.name!r} does not map floats to a float; regression formulas need one")
+        check_float_ops(value, "regression formulas")
         return value
 
     @pydantic.model_validator(mode="after")

@@ -4,6 +4,9 @@ Usage (the runs quoted in docs/reproductions.md (Guided evolution))::
 
     nice -n 10 .venv/bin/python bench/guided.py nguyen --seeds 10
     nice -n 10 .venv/bin/python bench/guided.py dqn --seeds 10 --arms re,binary
+    taskset -c 0 .venv/bin/python bench/guided.py optimizer --seeds 5 --first-seed 0 --out /tmp/opt_0.json
+    taskset -c 1 .venv/bin/python bench/guided.py optimizer --seeds 5 --first-seed 5 --out /tmp/opt_1.json
+    .venv/bin/python bench/guided.py merge /tmp/opt_0.json /tmp/opt_1.json --out bench/results/guided_optimizer.json
     .venv/bin/python bench/guided.py plot bench/results/guided_nguyen.json   # figures only
 
 Every run is a real study (config validated, SQLite store in a temp dir, the

@@ -155,11 +155,12 @@ def register_oracle_searcher(oracle_for: Any, accuracy: float) -> None:
                 p = np.where(rng.random(len(p)) < accuracy, p, 1.0 - p)
             return p, truth
 
-    def factory(space: Any, config: GuidedConfig, fitness_floor: float = 0.0, fresh: Any = None) -> GuidedEvolution:
+    def factory(space: Any, config: GuidedConfig, fitness_floor: float = 0.0, fresh: Any = None,
+                fingerprint: Any = None) -> GuidedEvolution:
         config = config.model_copy(update={"predictor": "oracle"})
-        return NoisyOracle(space, config, fitness_floor, fresh=fresh, oracle=oracle_for(space))
+        return NoisyOracle(space, config, fitness_floor, fresh=fresh, oracle=oracle_for(space), fingerprint=fingerprint)
 
-    search.register(name, GuidedConfig, factory)
+    search.register(name, GuidedConfig, factory, uses_fingerprint=True)
 
 
 class Oracle:

@@ -14,6 +14,7 @@ from discolab import search
 from discolab.domains.regression import RegressionConfig, RegressionDomain
 from discolab.graph import Program, is_valid, live_slots
 from discolab.search import Result
+from discolab.search import base as search_base
 from discolab.search.guided import GuidedConfig, GuidedEvolution
 
 #: The study test's domain; the other tests use its space, so one predictor engine compiles for all.
@@ -133,13 +134,13 @@ def test_skip_drops_slots_with_no_accepted_child_and_replays_after_a_resume():
 
 
 def test_fill_replaces_skipped_slots_until_the_batch_is_full_and_replays_after_a_resume():
-    searcher = guided(fallback="skip", max_tries=2, fill=True)
+    searcher = guided(fallback="skip", max_tries=3, fill=True)
     asked, metrics, state = loop(searcher, searcher.init(4), rounds=4)
     assert any(m.get("guide_skip_rate", 0) > 0 for m in metrics)  # slots were skipped ...
     assert all(len(batch) == 12 for batch in asked)  # ... and replaced
     restored = json.loads(json.dumps(state))
     live, _, live_final = loop(searcher, state, rounds=2, start_id=100)
-    resumed, _, resumed_final = loop(guided(fallback="skip", max_tries=2, fill=True), restored, rounds=2,
+    resumed, _, resumed_final = loop(guided(fallback="skip", max_tries=3, fill=True), restored, rounds=2,
                                      start_id=100)
     assert live == resumed and live_final == resumed_final
 
@@ -186,19 +187,21 @@ def test_screened_children_beat_unscreened_ones_on_a_learned_ordering():
     gain = lambda proposals: np.mean([size(p.program) - parents[p.parent_id] for p in proposals])  # noqa: E731
     assert all(p.parent_id in parents for p in plain)
     assert [p.parent_id for p in plain] == [p.parent_id for p in screened]  # same parents, other children
-    assert gain(screened) > gain(plain) + 0.5, (gain(screened), gain(plain))
+    assert gain(screened) > gain(plain) + 0.3, (gain(screened), gain(plain))  # 0.43-0.88 over seeds 2-7
 
 
 def test_picking_the_best_rated_of_all_tries_passes_bigger_children_than_the_first_accepted():
     # Same state, same tournament winners: the best-rated accepted child of 6 candidates should beat
     # the first accepted one on the learned ordering (live size). Slots with no accepted child are
     # dropped (skip), so both sides propose only accepted children.
-    first = guided(max_tries=6, fallback="skip")
+    # The pick alone: without skip_known, whose in-ask dedupe moves slots that share a parent
+    # off the candidate rated highest, in both arms.
+    first = guided(max_tries=6, fallback="skip", skip_known=False)
     _, _, state = loop(first, first.init(2), rounds=3)
     parents = {m[0]: size(Program.from_json(m[1])) for m in state["archive"]}
     gain = lambda proposals: np.mean([size(p.program) - parents[p.parent_id] for p in proposals])  # noqa: E731
     by_first, _ = first.ask(state, 60)
-    by_best, _ = guided(max_tries=6, fallback="skip", pick="best").ask(state, 60)
+    by_best, _ = guided(max_tries=6, fallback="skip", pick="best", skip_known=False).ask(state, 60)
     assert by_first and by_best
     assert gain(by_best) > gain(by_first) + 0.1, (gain(by_best), gain(by_first))
 
@@ -220,6 +223,62 @@ def test_the_oracle_proposes_only_children_at_least_as_good_when_one_exists():
         assert m["guide_child_beats_parent"] >= 1.0 - m["guide_fallback_rate"] - 1e-9, m
     assert screened[0]["guide_child_beats_parent"] > 0.5  # before the population tops out at max_nodes
     assert "guide_heldout_accuracy" not in metrics[-1]  # nothing learned, nothing to score
+
+
+def test_with_the_studys_fingerprint_no_screened_child_repeats_a_known_function():
+    # x * 1, x + x - x and x are one function: the study would dedupe them, and in a domain that
+    # trains a padded batch their slot would be paid for and wasted.
+    from discolab.graph import fingerprints
+
+    domain = RegressionDomain(RegressionConfig(**{k: v for k, v in DOMAIN.items() if k != "name"}))
+    inputs = domain.fingerprint_inputs()
+    fingerprint = lambda programs: fingerprints(programs, SPACE, inputs)  # noqa: E731
+
+    def duplicated(fingerprint_or_none) -> tuple[int, int]:
+        searcher = GuidedEvolution(SPACE, GuidedConfig.model_validate({**SMALL, "predictor": "random",
+                                                                       "fallback": "skip", "max_tries": 8}),
+                                   oracle=None, fingerprint=fingerprint_or_none)
+        _, _, state = loop(searcher, searcher.init(6), rounds=4)
+        known = set(fingerprint([Program.from_json(m[1]) for m in state["archive"]]))
+        parents = {m[0]: Program.from_json(m[1]) for m in state["archive"]}
+        proposals, _ = searcher.ask(state, 60)
+        screened = [p for p in proposals if p.parent_id in parents]
+        twins = [p for p in screened if fingerprint([p.program])[0] in known
+                 or fingerprint([p.program]) == fingerprint([parents[p.parent_id]])]
+        functions = fingerprint([p.program for p in screened])
+        return len(twins) + len(functions) - len(set(functions)), len(screened)  # + repeats within the ask
+
+    twins, screened = duplicated(fingerprint)
+    assert screened > 20 and twins == 0
+    twins_without, _ = duplicated(None)
+    assert twins_without > 0  # structure alone lets functional twins through
+
+
+def test_the_fingerprint_cache_starting_over_changes_nothing(monkeypatch):
+    from discolab.graph import fingerprints
+    from discolab.search import guided as guided_module
+
+    domain = RegressionDomain(RegressionConfig(**{k: v for k, v in DOMAIN.items() if k != "name"}))
+    inputs = domain.fingerprint_inputs()
+
+    def run() -> list:
+        searcher = GuidedEvolution(SPACE, GuidedConfig.model_validate({**SMALL, "predictor": "random"}),
+                                   fingerprint=lambda programs: fingerprints(programs, SPACE, inputs))
+        asked, _, _ = loop(searcher, searcher.init(8), rounds=4)
+        return asked
+
+    roomy = run()
+    monkeypatch.setattr(guided_module, "FINGERPRINT_CACHE", 30)
+    assert run() == roomy
+
+
+def test_only_searchers_that_ask_for_it_get_the_fingerprint():
+    assert search_base.entry("guided").uses_fingerprint
+    assert not search_base.entry("regularized_evolution").uses_fingerprint
+    searcher = search.make("regularized_evolution", SPACE, {"population_size": 4, "tournament_size": 2},
+                           fingerprint=lambda programs: ["f"] * len(programs))
+    assert searcher.ask(searcher.init(0), 3)[0]
+    assert search.make("guided", SPACE, SMALL, fingerprint=len).fingerprint is len
 
 
 def test_the_random_predictor_rejects_about_half():

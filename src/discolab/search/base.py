@@ -83,6 +83,10 @@ def rng_state(rng: np.random.Generator) -> dict[str, Any]:
 #: supply its own (Evolving RL's bootstrap mode starts every program from DQN).
 FreshProgram = Callable[[np.random.Generator], Program]
 
+#: The domain's functional fingerprint of each program (``graph.fingerprints`` on the domain's own
+#: inputs, as the study dedupes): a searcher that screens candidates can skip known functions.
+Fingerprint = Callable[[Sequence[Program]], list[str]]
+
 SearcherFactory = Callable[..., Searcher]
 
 
@@ -90,16 +94,21 @@ SearcherFactory = Callable[..., Searcher]
 class SearcherEntry:
     config: type[pydantic.BaseModel]
     factory: SearcherFactory
+    uses_fingerprint: bool = False
 
 
 _SEARCHERS: dict[str, SearcherEntry] = {}
 
 
-def register(name: str, config: type[pydantic.BaseModel], factory: SearcherFactory) -> None:
-    """Registers a searcher ``factory(space, config, fitness_floor, fresh=None)``; names are unique."""
+def register(name: str, config: type[pydantic.BaseModel], factory: SearcherFactory,
+             uses_fingerprint: bool = False) -> None:
+    """Registers a searcher ``factory(space, config, fitness_floor, fresh=None)``; names are unique.
+
+    With ``uses_fingerprint`` the factory also takes ``fingerprint=`` (a :data:`Fingerprint` or None).
+    """
     if name in _SEARCHERS:
         raise ValueError(f"searcher {name!r} is already registered")
-    _SEARCHERS[name] = SearcherEntry(config, factory)
+    _SEARCHERS[name] = SearcherEntry(config, factory, uses_fingerprint)
 
 
 def entry(name: str) -> SearcherEntry:
@@ -114,12 +123,19 @@ def known() -> tuple[str, ...]:
 
 
 def make(
-    name: str, space: SearchSpace, config: Any = None, fitness_floor: float = 0.0, fresh: FreshProgram | None = None
+    name: str, space: SearchSpace, config: Any = None, fitness_floor: float = 0.0, fresh: FreshProgram | None = None,
+    fingerprint: Fingerprint | None = None,
 ) -> Searcher:
-    """Builds a registered searcher; ``fresh`` replaces ``graph.random_program`` for new programs."""
+    """Builds a registered searcher; ``fresh`` replaces ``graph.random_program`` for new programs.
+
+    ``fingerprint`` reaches only searchers registered with ``uses_fingerprint`` (the others never
+    look at a program's function before it is evaluated).
+    """
     e = entry(name)
     if not isinstance(config, pydantic.BaseModel):
         config = e.config.model_validate(dict(config or {}))
+    if e.uses_fingerprint:
+        return e.factory(space, config, fitness_floor, fresh=fresh, fingerprint=fingerprint)
     return e.factory(space, config, fitness_floor, fresh=fresh)
 
 

@@ -4,11 +4,14 @@
 regularized evolution by default). Each child the base searcher proposes is
 compared with its parent by a predictor; a child predicted worse is discarded
 unevaluated and the parent is mutated again, up to ``max_tries`` candidates.
-An accepted child is itself mutated and screened against itself, up to
-``max_accepted`` times, so the mutation strength grows while the predictor keeps
-predicting gains (the adaptive mutation of PAM-RT, as read in PAPERS.md). With
-``pick = "best"`` every slot screens all ``max_tries`` candidates against the
-parent and proposes the one rated highest above the threshold. If no
+With ``max_accepted = 1`` (the default) every candidate is a mutation of the
+parent, so all of a batch's candidates are drawn at once and rated in ONE
+batched call; the first accepted is proposed, or with ``pick = "best"`` the one
+rated highest above the threshold. With ``max_accepted > 1`` an accepted child
+is itself mutated and screened against itself, up to ``max_accepted`` times, so
+the mutation strength grows while the predictor keeps predicting gains (the
+adaptive mutation of PAM-RT, as read in PAPERS.md); slots then go in lock-step
+rounds, one batched call per round. If no
 candidate is accepted, the slot is dropped (``fallback = "skip"``, the default:
 the batch is smaller and no evaluation is spent on a child predicted worse) or
 the candidate rated highest is proposed (``"best"``, every slot filled). With
@@ -18,7 +21,11 @@ padded call (the RL domains) pays for a full batch whatever its size. A
 candidate structurally equal to a program of the archive or to its parent is
 rejected without asking the predictor (``skip_known``): it would be a duplicate,
 free but uninformative, and a predictor rates the programs it was trained on
-best. Fresh random programs (no parent) pass unscreened.
+best. When the study passes its fingerprint (``fingerprint``, the domain's
+functional hash), a candidate that computes the same function as a program of
+the archive or as its parent is rejected the same way: the study would dedupe
+it, and its slot, in a domain that trains a padded batch, would be paid for and
+wasted. Fresh random programs (no parent) pass unscreened.
 
 Training pairs. A share ``parent_pairs`` of each training batch of the binary
 discriminator is drawn from (child, parent) pairs of the archive, the question
@@ -77,10 +84,22 @@ import pydantic
 from discolab import guide
 from discolab.graph import Program, SearchSpace, decode, mutate, structural_hash
 from discolab.search import base as search_base
-from discolab.search.base import FreshProgram, Proposal, Result, clean_fitness, register, rng_from_state, rng_state
+from discolab.search.base import (
+    Fingerprint,
+    FreshProgram,
+    Proposal,
+    Result,
+    clean_fitness,
+    register,
+    rng_from_state,
+    rng_state,
+)
 
 #: Times ``ask`` draws a fresh set of base proposals when the "skip" fallback dropped every slot.
 MAX_SKIP_ROUNDS = 8
+
+#: Fingerprints kept in memory (program JSON -> function hash) before the cache starts over.
+FINGERPRINT_CACHE = 65536
 
 #: Bench code may pass ``oracle(programs) -> fitness`` for the ``oracle`` predictor (the true scores).
 Oracle = Callable[[Sequence[Program]], Sequence[float]]
@@ -129,8 +148,9 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
                            "where a smaller batch costs as much as a full one.")
     skip_known: bool = pydantic.Field(
         True, description="Reject, without asking the predictor, candidates structurally equal to a program of the "
-                          "archive or to their parent: they would be duplicates, evaluated at no cost and "
-                          "teaching nothing, and a predictor rates the programs it was trained on best.")
+                          "archive or to their parent, or computing the same function (the study's fingerprint): "
+                          "they would be duplicates, evaluated at no cost and teaching nothing, whose slot a "
+                          "padded batch still pays for; and a predictor rates the programs it was trained on best.")
     probes: int = pydantic.Field(
         0, ge=0, le=256, description="Probe points per node: each node's values at fixed random inputs join its "
                                      "features (not in the paper; FLOAT-only spaces with numpy ops; 0: off).")
@@ -190,6 +210,7 @@ class GuidedEvolution:
         fitness_floor: float = 0.0,
         fresh: FreshProgram | None = None,
         oracle: Oracle | None = None,
+        fingerprint: Fingerprint | None = None,
     ):
         if config.predictor == "oracle" and oracle is None:
             raise ValueError("predictor 'oracle' needs an oracle callable; only benchmark code passes one")
@@ -197,6 +218,8 @@ class GuidedEvolution:
         self.config = config
         self.fitness_floor = fitness_floor
         self.oracle = oracle
+        self.fingerprint = fingerprint
+        self._functions: dict[str, str] = {}  # program JSON -> fingerprint (a pure function: a cache)
         base_options = {k: v for k, v in config.base.items() if k != "name"}
         self.base = search_base.make(config.base["name"], space, base_options, fitness_floor, fresh=fresh)
         if config.probes:
@@ -217,39 +240,59 @@ class GuidedEvolution:
         parents = {m[0]: (m[1], m[2]) for m in state["archive"]}
         last_ask: dict[str, Any] = {"slots": 0, "screened": 0, "rejected": 0, "fallbacks": 0, "known": 0,
                                     "skipped": 0, "children": {}, "seconds": 0.0, "parent_of": {}}
+        known = self._known_sets(state)  # grows with each screened child proposed by this ask
         out: list[Proposal] = []
         for _ in range(MAX_SKIP_ROUNDS):  # "skip" drops slots: ask the base searcher again
             proposals, base_state = self.base.ask(base_state, n - len(out))
-            out += self._screen_proposals(state, proposals, parents, rng, last_ask)
+            out += self._screen_proposals(state, proposals, parents, rng, last_ask, known)
             if len(out) >= n or (out and not self.config.fill):
                 break
         if not out:  # every slot of every round skipped: propose the best-rated candidates after all
-            out = self._screen_proposals(state, proposals, parents, rng, last_ask, fallback="best")
+            out = self._screen_proposals(state, proposals, parents, rng, last_ask, known, fallback="best")
         for proposal in out:
             if proposal.parent_id is not None:
                 last_ask["parent_of"][proposal.program.to_json()] = proposal.parent_id
         return out, {**state, "base": base_state, "rng": rng_state(rng), "last_ask": last_ask}
 
+    def _known_sets(self, state: dict[str, Any]) -> tuple[set[str] | None, set[str] | None]:
+        """Structural hashes and (with the study's fingerprint) functions of the archive; None when
+        ``skip_known`` is off."""
+        if not self.config.skip_known:
+            return None, None
+        hashes = {self._hash(m[1]) for m in state["archive"]}
+        if self.fingerprint is None:
+            return hashes, None
+        return hashes, set(self._functions_of([m[1] for m in state["archive"]]))
+
     def _screen_proposals(self, state: dict[str, Any], proposals: list[Proposal], parents: dict[int, tuple],
                           rng: np.random.Generator, last_ask: dict[str, Any],
+                          known_sets: tuple[set[str] | None, set[str] | None],
                           fallback: str | None = None) -> list[Proposal]:
-        """The base searcher's proposals with each screened child replaced, or dropped ("skip")."""
+        """The base searcher's proposals with each screened child replaced, or dropped ("skip").
+
+        Each proposed child joins ``known_sets``, so later slots of the ask do not repeat it.
+        """
         slots = [k for k, p in enumerate(proposals) if p.parent_id is not None and p.parent_id in parents]
-        if not slots or not self._screening(state):
+        known, functions = known_sets
+        screening = self._screening(state)
+        if not slots or not (screening or known is not None):
             return list(proposals)
+        # Before the first fit only repeats are screened out (every new candidate is rated 1).
+        last_ask["predicted"] = screening
         start = time.perf_counter()
         predictor = self._predictor(state) if self._learned else None
-        known = {self._hash(m[1]) for m in state["archive"]} if self.config.skip_known else None
         chosen, accepted, counts = self._screen(
             [_decode(parents[proposals[k].parent_id][0]) for k in slots],
             [parents[proposals[k].parent_id][1] for k in slots],
-            [proposals[k].program for k in slots], predictor, rng, known)
+            [proposals[k].program for k in slots], predictor, rng, known, functions)
         skip = (fallback or self.config.fallback) == "skip"
         kept: dict[int, Proposal] = {}
         for k, child, ok in zip(slots, chosen, accepted):
             if ok or not skip:
                 kept[k] = Proposal(child, proposals[k].parent_id)
-                last_ask["children"][child.to_json()] = parents[proposals[k].parent_id][1]
+                if screening:
+                    last_ask["children"][child.to_json()] = parents[proposals[k].parent_id][1]
+                self._remember(child, known, functions)
             else:
                 last_ask["skipped"] += 1
         for key, value in counts.items():
@@ -261,6 +304,32 @@ class GuidedEvolution:
 
     def _hash(self, program_json: str) -> str:
         return _structural_hash(self.space, program_json)
+
+    def _remember(self, program: Program, known: set[str] | None, functions: set[str] | None) -> None:
+        if known is not None:
+            known.add(self._hash(program.to_json()))
+        if functions is not None:
+            functions.update(self._functions_of([program.to_json()]))
+
+    def _repeats(self, program: Program, known: set[str] | None, functions: set[str] | None) -> bool:
+        """Whether ``program`` is in the known sets, by structure or by function."""
+        if known is None:
+            return False
+        if self._hash(program.to_json()) in known:
+            return True
+        return functions is not None and self._functions_of([program.to_json()])[0] in functions
+
+    def _functions_of(self, program_jsons: list[str]) -> list[str]:
+        """The study's fingerprint of each program, the missing ones in one call."""
+        assert self.fingerprint is not None
+        cache = self._functions
+        missing = list(dict.fromkeys(j for j in program_jsons if j not in cache))
+        found = dict(zip(missing, self.fingerprint([_decode(j) for j in missing]))) if missing else {}
+        out = [found[j] if j in found else cache[j] for j in program_jsons]
+        if len(cache) + len(found) > FINGERPRINT_CACHE:
+            cache.clear()
+        cache.update(found)
+        return out
 
     @property
     def _learned(self) -> bool:
@@ -277,9 +346,10 @@ class GuidedEvolution:
         cleaned = [clean_fitness(r.fitness, self.fitness_floor) for r in results]
         last = state.get("last_ask") or {}
         if last.get("screened"):
+            metrics["guide_known_rate"] = last.get("known", 0) / last["screened"]
+        if last.get("screened") and last.get("predicted", True):
             metrics["guide_rejection_rate"] = last["rejected"] / last["screened"]
             metrics["guide_fallback_rate"] = last["fallbacks"] / max(1, last["slots"])
-            metrics["guide_known_rate"] = last.get("known", 0) / last["screened"]
             metrics["guide_skip_rate"] = last.get("skipped", 0) / max(1, last["slots"])
         seconds += last.get("seconds", 0.0)
         children = last.get("children") or {}
@@ -353,31 +423,97 @@ class GuidedEvolution:
             truth = [clean_fitness(float(f), self.fitness_floor) for f in self.oracle(candidates)]
             p = np.array([1.0 if t > c else 0.5 if t == c else 0.0 for t, c in zip(truth, current_fitness)])
             return p, truth
-        assert predictor is not None
+        if predictor is None:  # not fitted yet: only repeats were screened out
+            return np.ones(len(candidates)), [None] * len(candidates)
         return predictor.compare(candidates, currents), [None] * len(candidates)
+
+    def _known_mask(self, candidates: list[Program], currents: list[Program], known: set[str] | None,
+                    functions: set[str] | None) -> list[bool]:
+        """Whether each candidate repeats a known program: by structure (``known``, or its current
+        program's), then, for the rest, by function (``functions``, or its current program's)."""
+        if known is None:
+            return [False] * len(candidates)
+        seen = [self._hash(c.to_json()) in known or self._hash(c.to_json()) == self._hash(p.to_json())
+                for c, p in zip(candidates, currents)]
+        if functions is not None:
+            fresh = [k for k, old in enumerate(seen) if not old]
+            fps = self._functions_of([q.to_json() for k in fresh for q in (candidates[k], currents[k])])
+            for i, k in enumerate(fresh):
+                seen[k] = fps[2 * i] in functions or fps[2 * i] == fps[2 * i + 1]
+        return seen
 
     def _screen(self, parents: list[Program], parent_fitness: list[float], first: list[Program],
                 predictor: guide.Predictor | None, rng: np.random.Generator,
-                known: set[str] | None = None) -> tuple[list[Program], list[bool], dict[str, int]]:
-        """Screens every slot in lock-step rounds: one batched comparison per round.
+                known: set[str] | None = None,
+                functions: set[str] | None = None) -> tuple[list[Program], list[bool], dict[str, int]]:
+        """Screens every slot: the chosen candidate per slot, whether it was accepted, and counts.
 
-        A candidate whose structural hash is in ``known`` is rejected unasked
+        A candidate whose structural hash is in ``known``, or whose fingerprint is in
+        ``functions``, or that equals its current program either way, is rejected unasked
         (rated -1, so it is proposed only if every candidate of its slot was known).
         """
+        if self.config.max_accepted == 1:
+            return self._screen_at_once(parents, parent_fitness, first, predictor, rng, known, functions)
+        return self._screen_chained(parents, parent_fitness, first, predictor, rng, known, functions)
+
+    def _screen_at_once(self, parents: list[Program], parent_fitness: list[float], first: list[Program],
+                        predictor: guide.Predictor | None, rng: np.random.Generator, known: set[str] | None,
+                        functions: set[str] | None) -> tuple[list[Program], list[bool], dict[str, int]]:
+        """One mutation per slot: all ``max_tries`` candidates (the base searcher's child, then fresh
+        mutations of the parent) rated against the parent in ONE batched comparison.
+
+        Every candidate is a mutation of the same parent, so drawing them together asks what a
+        sequential screen asks, in one call instead of up to ``max_tries`` (a call's cost is
+        mostly fixed). ``pick = "first"`` proposes the first accepted, ``"best"`` the best-rated.
+        """
+        cfg = self.config
+        tries = cfg.max_tries
+        flat: list[Program] = []
+        for s, parent in enumerate(parents):
+            flat.append(first[s])
+            flat.extend(mutate(parent, self.space, rng) for _ in range(tries - 1))
+        owner = [s for s in range(len(parents)) for _ in range(tries)]
+        seen = self._known_mask(flat, [parents[s] for s in owner], known, functions)
+        asked = [k for k, old in enumerate(seen) if not old]
+        rating = np.full(len(flat), -1.0)
+        if asked:
+            p, _ = self._compare([flat[k] for k in asked], [parents[owner[k]] for k in asked],
+                                 [parent_fitness[owner[k]] for k in asked], predictor, rng)
+            rating[asked] = p
+        chosen, accepted = [], []
+        for s in range(len(parents)):
+            r = rating[s * tries:(s + 1) * tries]
+            ok = np.nonzero(r > cfg.accept_threshold)[0]
+            if cfg.pick == "best":
+                ok = ok[np.argsort(-r[ok], kind="stable")]
+            # Not a child an earlier slot of this ask already chose (two slots often share a parent).
+            j = next((int(k) for k in ok if not self._repeats(flat[s * tries + k], known, functions)), None)
+            accepted.append(j is not None)
+            if j is None:
+                j = int(np.argmax(r))  # the best-rated, for the "best" fallback
+            else:
+                self._remember(flat[s * tries + j], known, functions)
+            chosen.append(flat[s * tries + j])
+        counts = {"slots": len(parents), "screened": len(flat), "rejected": int((rating <= cfg.accept_threshold).sum()),
+                  "fallbacks": accepted.count(False), "known": len(flat) - len(asked)}
+        return chosen, accepted, counts
+
+    def _screen_chained(self, parents: list[Program], parent_fitness: list[float], first: list[Program],
+                        predictor: guide.Predictor | None, rng: np.random.Generator, known: set[str] | None,
+                        functions: set[str] | None) -> tuple[list[Program], list[bool], dict[str, int]]:
+        """Chained mutations (``max_accepted > 1``), in lock-step rounds: one batched comparison per
+        round, each accepted candidate becoming the program the next one is screened against."""
         cfg = self.config
         n = len(parents)
         current = list(parents)
         current_fitness: list[float | None] = list(parent_fitness)
         tries, accepted = [0] * n, [0] * n
         best: list[tuple[float, Program] | None] = [None] * n
-        top: list[tuple[float, Program] | None] = [None] * n  # pick = "best": the best-rated accepted candidate
         candidates = list(first)  # the base searcher's own child is the first candidate
         active = list(range(n))
         screened = rejected = skipped = 0
         while active:
-            seen = [known is not None and (self._hash(candidates[s].to_json()) in known
-                                           or self._hash(candidates[s].to_json()) == self._hash(current[s].to_json()))
-                    for s in active]
+            seen = self._known_mask([candidates[s] for s in active], [current[s] for s in active], known, functions)
             asked = [s for s, old in zip(active, seen) if not old]
             p_asked, truth_asked = self._compare([candidates[s] for s in asked], [current[s] for s in asked],
                                                  [current_fitness[s] for s in asked], predictor, rng) \
@@ -390,12 +526,9 @@ class GuidedEvolution:
             for s, ps, t in zip(active, p, truth):
                 tries[s] += 1
                 screened += 1
-                if ps > cfg.accept_threshold:
-                    if cfg.pick == "first":
-                        current[s], current_fitness[s] = candidates[s], t
-                        accepted[s] += 1
-                    elif top[s] is None or ps > top[s][0]:  # type: ignore[index]
-                        top[s] = (float(ps), candidates[s])
+                if ps > cfg.accept_threshold:  # pick = "first" (the config refuses "best" with chains)
+                    current[s], current_fitness[s] = candidates[s], t
+                    accepted[s] += 1
                 else:
                     rejected += 1
                     if best[s] is None or ps > best[s][0]:
@@ -405,9 +538,6 @@ class GuidedEvolution:
             for s in still:  # in slot order: the RNG stream is a function of the state
                 candidates[s] = mutate(current[s], self.space, rng)
             active = still
-        for s, entry in enumerate(top):
-            if entry is not None:
-                current[s], accepted[s] = entry[1], 1
         chosen = []
         fallbacks = 0
         for s in range(n):
@@ -448,8 +578,8 @@ def _lineage(entries: list[list]) -> list[tuple[int, int]]:
 
 
 def make_guided(space: SearchSpace, config: GuidedConfig, fitness_floor: float = 0.0,
-                fresh: FreshProgram | None = None) -> GuidedEvolution:
-    return GuidedEvolution(space, config, fitness_floor, fresh=fresh)
+                fresh: FreshProgram | None = None, fingerprint: Fingerprint | None = None) -> GuidedEvolution:
+    return GuidedEvolution(space, config, fitness_floor, fresh=fresh, fingerprint=fingerprint)
 
 
-register("guided", GuidedConfig, make_guided)
+register("guided", GuidedConfig, make_guided, uses_fingerprint=True)

@@ -21,7 +21,7 @@ import numpy as np
 
 from discolab import search
 from discolab.domains.base import Domain, Evaluation, Status
-from discolab.graph import SearchSpace, fingerprints, structural_hash, to_infix
+from discolab.graph import Program, SearchSpace, fingerprints, structural_hash, to_infix
 from discolab.search import Proposal, Result
 from discolab.study.array_loop import check_arrays_engine, run_arrays
 from discolab.study.config import ConfigError, ExecutorSection, StudyConfig, parse_config
@@ -329,9 +329,22 @@ def _make_executor(config: StudyConfig, domain: Domain) -> Executor:
 
 
 def _make_searcher(config: StudyConfig, domain: Domain) -> search.Searcher:
-    """The configured searcher; a domain's own ``random_program(rng)``, if any, draws fresh programs."""
+    """The configured searcher; a domain's own ``random_program(rng)``, if any, draws fresh programs.
+
+    A searcher that screens candidates gets the study's own fingerprint (the domain's inputs, the
+    batch padded as the study pads it), so what it rejects as a known function is what the study
+    would have deduped.
+    """
     fresh = getattr(domain, "random_program", None)
-    return search.make(config.searcher.name, domain.space, config.searcher_config(), domain.fitness_floor, fresh=fresh)
+    inputs = domain.fingerprint_inputs()
+
+    def fingerprint(programs: Sequence[Program]) -> list[str]:
+        size = config.study.batch_size  # chunks of one compiled shape
+        return [f for k in range(0, len(programs), size)
+                for f in fingerprints(programs[k:k + size], domain.space, inputs, pad_to=size)]
+
+    return search.make(config.searcher.name, domain.space, config.searcher_config(), domain.fitness_floor,
+                       fresh=fresh, fingerprint=fingerprint)
 
 
 def _rebuild(store: Store) -> tuple[StudyConfig, Domain]:

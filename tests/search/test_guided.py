@@ -87,12 +87,12 @@ def test_the_oracle_needs_a_callable_that_no_config_can_give():
 
 def test_state_survives_a_resume_with_the_predictor_active():
     searcher = guided()
-    _, metrics, state = loop(searcher, searcher.init(0), rounds=3)
+    _, metrics, state = loop(searcher, searcher.init(0), rounds=4)
     assert state["fits"] >= 2 and "guide_heldout_accuracy" in metrics[-1]
     restored = json.loads(json.dumps(state))
-    live, live_metrics, live_final = loop(searcher, state, rounds=3, start_id=36)
+    live, live_metrics, live_final = loop(searcher, state, rounds=3, start_id=100)
     # A new searcher object has no fitted predictor in memory: it refits from the state alone.
-    resumed, resumed_metrics, resumed_final = loop(guided(), restored, rounds=3, start_id=36)
+    resumed, resumed_metrics, resumed_final = loop(guided(), restored, rounds=3, start_id=100)
     assert live == resumed
     assert live_final == resumed_final
     drop = {"guide_seconds"}  # wall time differs; everything else replays exactly
@@ -143,6 +143,16 @@ def test_fill_replaces_skipped_slots_until_the_batch_is_full_and_replays_after_a
     resumed, _, resumed_final = loop(guided(fallback="skip", max_tries=3, fill=True), restored, rounds=2,
                                      start_id=100)
     assert live == resumed and live_final == resumed_final
+
+
+def test_fill_rounds_bound_the_refills():
+    def sizes(rounds: int) -> list[int]:
+        searcher = guided(fallback="skip", max_tries=2, fill=True, fill_rounds=rounds)
+        asked, _, _ = loop(searcher, searcher.init(4), rounds=4)
+        return [len(batch) for batch in asked]
+
+    assert min(sizes(1)) < 12  # one round: the skipped slots stay empty
+    assert sizes(8) == [12] * 4
 
 
 def test_the_oracle_with_skip_proposes_no_child_worse_than_its_parent():
@@ -252,6 +262,28 @@ def test_with_the_studys_fingerprint_no_screened_child_repeats_a_known_function(
     assert screened > 20 and twins == 0
     twins_without, _ = duplicated(None)
     assert twins_without > 0  # structure alone lets functional twins through
+
+
+def test_fresh_programs_repeating_a_told_function_are_dropped():
+    # Random programs of a small space often repeat one another ("x0", "x0 * 1"); with fill every
+    # round would add its share of them to the batch.
+    from discolab.graph import fingerprints
+
+    domain = RegressionDomain(RegressionConfig(**{k: v for k, v in DOMAIN.items() if k != "name"}))
+    inputs = domain.fingerprint_inputs()
+    fingerprint = lambda programs: fingerprints(programs, SPACE, inputs)  # noqa: E731
+    config = {**SMALL, "predictor": "random", "base": {**SMALL["base"], "mutation_probability": 0.5}}
+    searcher = GuidedEvolution(SPACE, GuidedConfig.model_validate(config), fingerprint=fingerprint)
+    asked, metrics, _ = loop(searcher, searcher.init(9), rounds=6)
+    told: set[str] = set()
+    fresh = 0
+    for batch in asked:
+        functions = fingerprint([program for program, _ in batch])
+        for (program, parent), function in zip(batch, functions):
+            fresh += parent is None
+            assert parent is not None or function not in told
+        told.update(functions)
+    assert fresh > 20 and sum(m.get("guide_fresh_repeats", 0) for m in metrics) > 0
 
 
 def test_the_fingerprint_cache_starting_over_changes_nothing(monkeypatch):

@@ -25,7 +25,8 @@ best. When the study passes its fingerprint (``fingerprint``, the domain's
 functional hash), a candidate that computes the same function as a program of
 the archive or as its parent is rejected the same way: the study would dedupe
 it, and its slot, in a domain that trains a padded batch, would be paid for and
-wasted. Fresh random programs (no parent) pass unscreened.
+wasted. Fresh random programs (no parent) pass unscreened, unless they repeat
+a known program or function.
 
 Training pairs. A share ``parent_pairs`` of each training batch of the binary
 discriminator is drawn from (child, parent) pairs of the archive, the question
@@ -95,7 +96,8 @@ from discolab.search.base import (
     rng_state,
 )
 
-#: Times ``ask`` draws a fresh set of base proposals when the "skip" fallback dropped every slot.
+#: Times ``ask`` draws a fresh set of base proposals when the "skip" fallback dropped every slot
+#: (with ``fill``: ``fill_rounds``).
 MAX_SKIP_ROUNDS = 8
 
 #: Fingerprints kept in memory (program JSON -> function hash) before the cache starts over.
@@ -144,8 +146,12 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
                             "smaller unless `fill`), `best` evaluates the candidate rated highest.")
     fill: bool = pydantic.Field(
         False, description="With `skip`: ask the base searcher for more slots until the batch is full (at most "
-                           f"{MAX_SKIP_ROUNDS} rounds), for domains that evaluate a batch in one padded call, "
+                           "`fill_rounds` rounds), for domains that evaluate a batch in one padded call, "
                            "where a smaller batch costs as much as a full one.")
+    fill_rounds: int = pydantic.Field(
+        MAX_SKIP_ROUNDS, ge=1, le=1000, description="With `fill`: rounds of base proposals at most per batch (each "
+                                                    "costs one batched inference; an empty slot costs a padded "
+                                                    "evaluation).")
     skip_known: bool = pydantic.Field(
         True, description="Reject, without asking the predictor, candidates structurally equal to a program of the "
                           "archive or to their parent, or computing the same function (the study's fingerprint): "
@@ -242,13 +248,16 @@ class GuidedEvolution:
                                     "skipped": 0, "children": {}, "seconds": 0.0, "parent_of": {}}
         known = self._known_sets(state)  # grows with each screened child proposed by this ask
         out: list[Proposal] = []
-        for _ in range(MAX_SKIP_ROUNDS):  # "skip" drops slots: ask the base searcher again
+        rounds = self.config.fill_rounds if self.config.fill else MAX_SKIP_ROUNDS
+        for _ in range(rounds):  # "skip" drops slots: ask the base searcher again
             proposals, base_state = self.base.ask(base_state, n - len(out))
             out += self._screen_proposals(state, proposals, parents, rng, last_ask, known)
             if len(out) >= n or (out and not self.config.fill):
                 break
         if not out:  # every slot of every round skipped: propose the best-rated candidates after all
             out = self._screen_proposals(state, proposals, parents, rng, last_ask, known, fallback="best")
+        if not out:  # only repeats of known programs (a tiny space): the study dedupes them
+            out = list(proposals)
         for proposal in out:
             if proposal.parent_id is not None:
                 last_ask["parent_of"][proposal.program.to_json()] = proposal.parent_id
@@ -272,8 +281,9 @@ class GuidedEvolution:
 
         Each proposed child joins ``known_sets``, so later slots of the ask do not repeat it.
         """
-        slots = [k for k, p in enumerate(proposals) if p.parent_id is not None and p.parent_id in parents]
         known, functions = known_sets
+        proposals = self._drop_repeated_fresh(proposals, known, functions, last_ask)
+        slots = [k for k, p in enumerate(proposals) if p.parent_id is not None and p.parent_id in parents]
         screening = self._screening(state)
         if not slots or not (screening or known is not None):
             return list(proposals)
@@ -301,6 +311,23 @@ class GuidedEvolution:
             last_ask["seconds"] += time.perf_counter() - start
         screened = set(slots)
         return [kept[k] if k in screened else p for k, p in enumerate(proposals) if k not in screened or k in kept]
+
+    def _drop_repeated_fresh(self, proposals: list[Proposal], known: set[str] | None, functions: set[str] | None,
+                             last_ask: dict[str, Any]) -> list[Proposal]:
+        """Fresh programs (no parent: nothing to compare with) pass unscreened, unless they repeat a
+        known program: in a small space random programs often do, and with ``fill`` every round
+        would add its share of them to the batch."""
+        if known is None:
+            return proposals
+        kept = []
+        for p in proposals:
+            if p.parent_id is None:
+                if self._repeats(p.program, known, functions):
+                    last_ask["fresh_repeats"] = last_ask.get("fresh_repeats", 0) + 1
+                    continue
+                self._remember(p.program, known, functions)
+            kept.append(p)
+        return kept
 
     def _hash(self, program_json: str) -> str:
         return _structural_hash(self.space, program_json)
@@ -347,6 +374,8 @@ class GuidedEvolution:
         last = state.get("last_ask") or {}
         if last.get("screened"):
             metrics["guide_known_rate"] = last.get("known", 0) / last["screened"]
+        if last.get("fresh_repeats"):
+            metrics["guide_fresh_repeats"] = float(last["fresh_repeats"])
         if last.get("screened") and last.get("predicted", True):
             metrics["guide_rejection_rate"] = last["rejected"] / last["screened"]
             metrics["guide_fallback_rate"] = last["fallbacks"] / max(1, last["slots"])

@@ -264,9 +264,9 @@ def test_with_the_studys_fingerprint_no_screened_child_repeats_a_known_function(
     assert twins_without > 0  # structure alone lets functional twins through
 
 
-def test_fresh_programs_repeating_a_told_function_are_dropped():
-    # Random programs of a small space often repeat one another ("x0", "x0 * 1"); with fill every
-    # round would add its share of them to the batch.
+def test_fresh_programs_repeating_a_told_function_are_drawn_again():
+    # Random programs of a small space often repeat one another ("x0", "x0 * 1"), and the study
+    # would dedupe them after their slot of a padded batch was paid for.
     from discolab.graph import fingerprints
 
     domain = RegressionDomain(RegressionConfig(**{k: v for k, v in DOMAIN.items() if k != "name"}))

@@ -25,8 +25,9 @@ best. When the study passes its fingerprint (``fingerprint``, the domain's
 functional hash), a candidate that computes the same function as a program of
 the archive or as its parent is rejected the same way: the study would dedupe
 it, and its slot, in a domain that trains a padded batch, would be paid for and
-wasted. Fresh random programs (no parent) pass unscreened, unless they repeat
-a known program or function.
+wasted. Fresh random programs (no parent) pass unscreened; one that repeats a
+known program or function is drawn again. Before the first fit nothing is
+dropped: a slot whose candidates all repeat proposes one anyway.
 
 Training pairs. A share ``parent_pairs`` of each training batch of the binary
 discriminator is drawn from (child, parent) pairs of the archive, the question
@@ -226,6 +227,7 @@ class GuidedEvolution:
         self.oracle = oracle
         self.fingerprint = fingerprint
         self._functions: dict[str, str] = {}  # program JSON -> fingerprint (a pure function: a cache)
+        self.fresh = search_base.default_fresh(space, fresh)
         base_options = {k: v for k, v in config.base.items() if k != "name"}
         self.base = search_base.make(config.base["name"], space, base_options, fitness_floor, fresh=fresh)
         if config.probes:
@@ -282,7 +284,7 @@ class GuidedEvolution:
         Each proposed child joins ``known_sets``, so later slots of the ask do not repeat it.
         """
         known, functions = known_sets
-        proposals = self._drop_repeated_fresh(proposals, known, functions, last_ask)
+        proposals = self._replace_repeated_fresh(proposals, known, functions, rng, last_ask)
         slots = [k for k, p in enumerate(proposals) if p.parent_id is not None and p.parent_id in parents]
         screening = self._screening(state)
         if not slots or not (screening or known is not None):
@@ -295,7 +297,7 @@ class GuidedEvolution:
             [_decode(parents[proposals[k].parent_id][0]) for k in slots],
             [parents[proposals[k].parent_id][1] for k in slots],
             [proposals[k].program for k in slots], predictor, rng, known, functions)
-        skip = (fallback or self.config.fallback) == "skip"
+        skip = (fallback or self.config.fallback) == "skip" and screening  # no predictor yet: drop nothing
         kept: dict[int, Proposal] = {}
         for k, child, ok in zip(slots, chosen, accepted):
             if ok or not skip:
@@ -312,22 +314,27 @@ class GuidedEvolution:
         screened = set(slots)
         return [kept[k] if k in screened else p for k, p in enumerate(proposals) if k not in screened or k in kept]
 
-    def _drop_repeated_fresh(self, proposals: list[Proposal], known: set[str] | None, functions: set[str] | None,
-                             last_ask: dict[str, Any]) -> list[Proposal]:
-        """Fresh programs (no parent: nothing to compare with) pass unscreened, unless they repeat a
-        known program: in a small space random programs often do, and with ``fill`` every round
-        would add its share of them to the batch."""
+    def _replace_repeated_fresh(self, proposals: list[Proposal], known: set[str] | None,
+                                functions: set[str] | None, rng: np.random.Generator,
+                                last_ask: dict[str, Any]) -> list[Proposal]:
+        """Fresh programs (no parent: nothing to compare with) pass unscreened, but one that repeats
+        a known program is drawn again, up to ``max_tries`` draws (then the last draw is kept, for
+        the study to dedupe): in a small space random programs often repeat."""
         if known is None:
             return proposals
-        kept = []
+        out = []
         for p in proposals:
             if p.parent_id is None:
-                if self._repeats(p.program, known, functions):
+                program = p.program
+                for _ in range(self.config.max_tries - 1):
+                    if not self._repeats(program, known, functions):
+                        break
                     last_ask["fresh_repeats"] = last_ask.get("fresh_repeats", 0) + 1
-                    continue
-                self._remember(p.program, known, functions)
-            kept.append(p)
-        return kept
+                    program = self.fresh(rng)
+                self._remember(program, known, functions)
+                p = Proposal(program)
+            out.append(p)
+        return out
 
     def _hash(self, program_json: str) -> str:
         return _structural_hash(self.space, program_json)

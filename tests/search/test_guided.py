@@ -288,7 +288,7 @@ def test_fresh_programs_repeating_a_told_function_are_drawn_again():
 
 def test_the_fingerprint_cache_starting_over_changes_nothing(monkeypatch):
     from discolab.graph import fingerprints
-    from discolab.search import guided as guided_module
+    from discolab.search import repeats as repeats_module
 
     domain = RegressionDomain(RegressionConfig(**{k: v for k, v in DOMAIN.items() if k != "name"}))
     inputs = domain.fingerprint_inputs()
@@ -300,7 +300,7 @@ def test_the_fingerprint_cache_starting_over_changes_nothing(monkeypatch):
         return asked
 
     roomy = run()
-    monkeypatch.setattr(guided_module, "FINGERPRINT_CACHE", 30)
+    monkeypatch.setattr(repeats_module, "FINGERPRINT_CACHE", 30)
     assert run() == roomy
 
 

@@ -73,7 +73,6 @@ inference time in this ask and tell (it is also in the study's batch seconds).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import time
@@ -84,7 +83,7 @@ import numpy as np
 import pydantic
 
 from discolab import guide
-from discolab.graph import Program, SearchSpace, decode, mutate, structural_hash
+from discolab.graph import Program, SearchSpace, mutate
 from discolab.search import base as search_base
 from discolab.search.base import (
     Fingerprint,
@@ -96,13 +95,12 @@ from discolab.search.base import (
     rng_from_state,
     rng_state,
 )
+from discolab.search.repeats import Functions, Seen
+from discolab.search.repeats import decoded as _decode
 
 #: Times ``ask`` draws a fresh set of base proposals when the "skip" fallback dropped every slot
 #: (with ``fill``: ``fill_rounds``).
 MAX_SKIP_ROUNDS = 8
-
-#: Fingerprints kept in memory (program JSON -> function hash) before the cache starts over.
-FINGERPRINT_CACHE = 65536
 
 #: Bench code may pass ``oracle(programs) -> fitness`` for the ``oracle`` predictor (the true scores).
 Oracle = Callable[[Sequence[Program]], Sequence[float]]
@@ -194,11 +192,6 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         )
 
 
-@functools.lru_cache(maxsize=8192)
-def _decode(program_json: str) -> Program:
-    return decode(program_json)
-
-
 class GuidedEvolution:
     """Ask/tell search that screens the base searcher's children with a predictor; JSON state.
 
@@ -226,7 +219,7 @@ class GuidedEvolution:
         self.fitness_floor = fitness_floor
         self.oracle = oracle
         self.fingerprint = fingerprint
-        self._functions: dict[str, str] = {}  # program JSON -> fingerprint (a pure function: a cache)
+        self._functions = Functions(fingerprint) if fingerprint is not None else None  # a memo: pure
         self.fresh = search_base.default_fresh(space, fresh)
         base_options = {k: v for k, v in config.base.items() if k != "name"}
         self.base = search_base.make(config.base["name"], space, base_options, fitness_floor, fresh=fresh)
@@ -248,16 +241,16 @@ class GuidedEvolution:
         parents = {m[0]: (m[1], m[2]) for m in state["archive"]}
         last_ask: dict[str, Any] = {"slots": 0, "screened": 0, "rejected": 0, "fallbacks": 0, "known": 0,
                                     "skipped": 0, "children": {}, "seconds": 0.0, "parent_of": {}}
-        known = self._known_sets(state)  # grows with each screened child proposed by this ask
+        seen = self._seen(state)  # grows with each child this ask proposes
         out: list[Proposal] = []
         rounds = self.config.fill_rounds if self.config.fill else MAX_SKIP_ROUNDS
         for _ in range(rounds):  # "skip" drops slots: ask the base searcher again
             proposals, base_state = self.base.ask(base_state, n - len(out))
-            out += self._screen_proposals(state, proposals, parents, rng, last_ask, known)
+            out += self._screen_proposals(state, proposals, parents, rng, last_ask, seen)
             if len(out) >= n or (out and not self.config.fill):
                 break
         if not out:  # every slot of every round skipped: propose the best-rated candidates after all
-            out = self._screen_proposals(state, proposals, parents, rng, last_ask, known, fallback="best")
+            out = self._screen_proposals(state, proposals, parents, rng, last_ask, seen, fallback="best")
         if not out:  # only repeats of known programs (a tiny space): the study dedupes them
             out = list(proposals)
         for proposal in out:
@@ -265,29 +258,24 @@ class GuidedEvolution:
                 last_ask["parent_of"][proposal.program.to_json()] = proposal.parent_id
         return out, {**state, "base": base_state, "rng": rng_state(rng), "last_ask": last_ask}
 
-    def _known_sets(self, state: dict[str, Any]) -> tuple[set[str] | None, set[str] | None]:
-        """Structural hashes and (with the study's fingerprint) functions of the archive; None when
-        ``skip_known`` is off."""
+    def _seen(self, state: dict[str, Any]) -> Seen | None:
+        """The archive's programs, by structure and (with the study's fingerprint) by function; None
+        when ``skip_known`` is off."""
         if not self.config.skip_known:
-            return None, None
-        hashes = {self._hash(m[1]) for m in state["archive"]}
-        if self.fingerprint is None:
-            return hashes, None
-        return hashes, set(self._functions_of([m[1] for m in state["archive"]]))
+            return None
+        return Seen(self.space, [m[1] for m in state["archive"]], self._functions)
 
     def _screen_proposals(self, state: dict[str, Any], proposals: list[Proposal], parents: dict[int, tuple],
                           rng: np.random.Generator, last_ask: dict[str, Any],
-                          known_sets: tuple[set[str] | None, set[str] | None],
-                          fallback: str | None = None) -> list[Proposal]:
+                          seen: Seen | None, fallback: str | None = None) -> list[Proposal]:
         """The base searcher's proposals with each screened child replaced, or dropped ("skip").
 
-        Each proposed child joins ``known_sets``, so later slots of the ask do not repeat it.
+        Each proposed child joins ``seen``, so later slots of the ask do not repeat it.
         """
-        known, functions = known_sets
-        proposals = self._replace_repeated_fresh(proposals, known, functions, rng, last_ask)
+        proposals = self._replace_repeated_fresh(proposals, seen, rng, last_ask)
         slots = [k for k, p in enumerate(proposals) if p.parent_id is not None and p.parent_id in parents]
         screening = self._screening(state)
-        if not slots or not (screening or known is not None):
+        if not slots or not (screening or seen is not None):
             return list(proposals)
         # Before the first fit only repeats are screened out (every new candidate is rated 1).
         last_ask["predicted"] = screening
@@ -296,7 +284,7 @@ class GuidedEvolution:
         chosen, accepted, counts = self._screen(
             [_decode(parents[proposals[k].parent_id][0]) for k in slots],
             [parents[proposals[k].parent_id][1] for k in slots],
-            [proposals[k].program for k in slots], predictor, rng, known, functions)
+            [proposals[k].program for k in slots], predictor, rng, seen)
         skip = (fallback or self.config.fallback) == "skip" and screening  # no predictor yet: drop nothing
         kept: dict[int, Proposal] = {}
         for k, child, ok in zip(slots, chosen, accepted):
@@ -304,7 +292,8 @@ class GuidedEvolution:
                 kept[k] = Proposal(child, proposals[k].parent_id)
                 if screening:
                     last_ask["children"][child.to_json()] = parents[proposals[k].parent_id][1]
-                self._remember(child, known, functions)
+                if seen is not None:
+                    seen.add(child)
             else:
                 last_ask["skipped"] += 1
         for key, value in counts.items():
@@ -314,55 +303,25 @@ class GuidedEvolution:
         screened = set(slots)
         return [kept[k] if k in screened else p for k, p in enumerate(proposals) if k not in screened or k in kept]
 
-    def _replace_repeated_fresh(self, proposals: list[Proposal], known: set[str] | None,
-                                functions: set[str] | None, rng: np.random.Generator,
+    def _replace_repeated_fresh(self, proposals: list[Proposal], seen: Seen | None, rng: np.random.Generator,
                                 last_ask: dict[str, Any]) -> list[Proposal]:
         """Fresh programs (no parent: nothing to compare with) pass unscreened, but one that repeats
         a known program is drawn again, up to ``max_tries`` draws (then the last draw is kept, for
         the study to dedupe): in a small space random programs often repeat."""
-        if known is None:
+        if seen is None:
             return proposals
         out = []
         for p in proposals:
             if p.parent_id is None:
                 program = p.program
                 for _ in range(self.config.max_tries - 1):
-                    if not self._repeats(program, known, functions):
+                    if not seen.repeats(program):
                         break
                     last_ask["fresh_repeats"] = last_ask.get("fresh_repeats", 0) + 1
                     program = self.fresh(rng)
-                self._remember(program, known, functions)
+                seen.add(program)
                 p = Proposal(program)
             out.append(p)
-        return out
-
-    def _hash(self, program_json: str) -> str:
-        return _structural_hash(self.space, program_json)
-
-    def _remember(self, program: Program, known: set[str] | None, functions: set[str] | None) -> None:
-        if known is not None:
-            known.add(self._hash(program.to_json()))
-        if functions is not None:
-            functions.update(self._functions_of([program.to_json()]))
-
-    def _repeats(self, program: Program, known: set[str] | None, functions: set[str] | None) -> bool:
-        """Whether ``program`` is in the known sets, by structure or by function."""
-        if known is None:
-            return False
-        if self._hash(program.to_json()) in known:
-            return True
-        return functions is not None and self._functions_of([program.to_json()])[0] in functions
-
-    def _functions_of(self, program_jsons: list[str]) -> list[str]:
-        """The study's fingerprint of each program, the missing ones in one call."""
-        assert self.fingerprint is not None
-        cache = self._functions
-        missing = list(dict.fromkeys(j for j in program_jsons if j not in cache))
-        found = dict(zip(missing, self.fingerprint([_decode(j) for j in missing]))) if missing else {}
-        out = [found[j] if j in found else cache[j] for j in program_jsons]
-        if len(cache) + len(found) > FINGERPRINT_CACHE:
-            cache.clear()
-        cache.update(found)
         return out
 
     @property
@@ -463,38 +422,22 @@ class GuidedEvolution:
             return np.ones(len(candidates)), [None] * len(candidates)
         return predictor.compare(candidates, currents), [None] * len(candidates)
 
-    def _known_mask(self, candidates: list[Program], currents: list[Program], known: set[str] | None,
-                    functions: set[str] | None) -> list[bool]:
-        """Whether each candidate repeats a known program: by structure (``known``, or its current
-        program's), then, for the rest, by function (``functions``, or its current program's)."""
-        if known is None:
-            return [False] * len(candidates)
-        seen = [self._hash(c.to_json()) in known or self._hash(c.to_json()) == self._hash(p.to_json())
-                for c, p in zip(candidates, currents)]
-        if functions is not None:
-            fresh = [k for k, old in enumerate(seen) if not old]
-            fps = self._functions_of([q.to_json() for k in fresh for q in (candidates[k], currents[k])])
-            for i, k in enumerate(fresh):
-                seen[k] = fps[2 * i] in functions or fps[2 * i] == fps[2 * i + 1]
-        return seen
-
     def _screen(self, parents: list[Program], parent_fitness: list[float], first: list[Program],
                 predictor: guide.Predictor | None, rng: np.random.Generator,
-                known: set[str] | None = None,
-                functions: set[str] | None = None) -> tuple[list[Program], list[bool], dict[str, int]]:
+                seen: Seen | None = None) -> tuple[list[Program], list[bool], dict[str, int]]:
         """Screens every slot: the chosen candidate per slot, whether it was accepted, and counts.
 
-        A candidate whose structural hash is in ``known``, or whose fingerprint is in
-        ``functions``, or that equals its current program either way, is rejected unasked
-        (rated -1, so it is proposed only if every candidate of its slot was known).
+        A candidate that repeats a program of ``seen`` or its current program, by structure or
+        by function, is rejected unasked (rated -1, so it is proposed only if every candidate of
+        its slot was known).
         """
         if self.config.max_accepted == 1:
-            return self._screen_at_once(parents, parent_fitness, first, predictor, rng, known, functions)
-        return self._screen_chained(parents, parent_fitness, first, predictor, rng, known, functions)
+            return self._screen_at_once(parents, parent_fitness, first, predictor, rng, seen)
+        return self._screen_chained(parents, parent_fitness, first, predictor, rng, seen)
 
     def _screen_at_once(self, parents: list[Program], parent_fitness: list[float], first: list[Program],
-                        predictor: guide.Predictor | None, rng: np.random.Generator, known: set[str] | None,
-                        functions: set[str] | None) -> tuple[list[Program], list[bool], dict[str, int]]:
+                        predictor: guide.Predictor | None, rng: np.random.Generator,
+                        seen: Seen | None) -> tuple[list[Program], list[bool], dict[str, int]]:
         """One mutation per slot: all ``max_tries`` candidates (the base searcher's child, then fresh
         mutations of the parent) rated against the parent in ONE batched comparison.
 
@@ -509,8 +452,8 @@ class GuidedEvolution:
             flat.append(first[s])
             flat.extend(mutate(parent, self.space, rng) for _ in range(tries - 1))
         owner = [s for s in range(len(parents)) for _ in range(tries)]
-        seen = self._known_mask(flat, [parents[s] for s in owner], known, functions)
-        asked = [k for k, old in enumerate(seen) if not old]
+        known = seen.mask(flat, [parents[s] for s in owner]) if seen is not None else [False] * len(flat)
+        asked = [k for k, old in enumerate(known) if not old]
         rating = np.full(len(flat), -1.0)
         if asked:
             p, _ = self._compare([flat[k] for k in asked], [parents[owner[k]] for k in asked],
@@ -523,20 +466,20 @@ class GuidedEvolution:
             if cfg.pick == "best":
                 ok = ok[np.argsort(-r[ok], kind="stable")]
             # Not a child an earlier slot of this ask already chose (two slots often share a parent).
-            j = next((int(k) for k in ok if not self._repeats(flat[s * tries + k], known, functions)), None)
+            j = next((int(k) for k in ok if seen is None or not seen.repeats(flat[s * tries + k])), None)
             accepted.append(j is not None)
             if j is None:
                 j = int(np.argmax(r))  # the best-rated, for the "best" fallback
-            else:
-                self._remember(flat[s * tries + j], known, functions)
+            elif seen is not None:
+                seen.add(flat[s * tries + j])
             chosen.append(flat[s * tries + j])
         counts = {"slots": len(parents), "screened": len(flat), "rejected": int((rating <= cfg.accept_threshold).sum()),
                   "fallbacks": accepted.count(False), "known": len(flat) - len(asked)}
         return chosen, accepted, counts
 
     def _screen_chained(self, parents: list[Program], parent_fitness: list[float], first: list[Program],
-                        predictor: guide.Predictor | None, rng: np.random.Generator, known: set[str] | None,
-                        functions: set[str] | None) -> tuple[list[Program], list[bool], dict[str, int]]:
+                        predictor: guide.Predictor | None, rng: np.random.Generator,
+                        seen: Seen | None) -> tuple[list[Program], list[bool], dict[str, int]]:
         """Chained mutations (``max_accepted > 1``), in lock-step rounds: one batched comparison per
         round, each accepted candidate becoming the program the next one is screened against."""
         cfg = self.config
@@ -549,8 +492,9 @@ class GuidedEvolution:
         active = list(range(n))
         screened = rejected = skipped = 0
         while active:
-            seen = self._known_mask([candidates[s] for s in active], [current[s] for s in active], known, functions)
-            asked = [s for s, old in zip(active, seen) if not old]
+            known = seen.mask([candidates[s] for s in active], [current[s] for s in active]) \
+                if seen is not None else [False] * len(active)
+            asked = [s for s, old in zip(active, known) if not old]
             p_asked, truth_asked = self._compare([candidates[s] for s in asked], [current[s] for s in asked],
                                                  [current_fitness[s] for s in asked], predictor, rng) \
                 if asked else (np.zeros(0), [])
@@ -600,11 +544,6 @@ class GuidedEvolution:
         if not pairs or math.isnan(accuracy):
             return None
         return accuracy, pairs, time.perf_counter() - start
-
-
-@functools.lru_cache(maxsize=65536)
-def _structural_hash(space: SearchSpace, program_json: str) -> str:
-    return structural_hash(_decode(program_json), space)
 
 
 def _lineage(entries: list[list]) -> list[tuple[int, int]]:

@@ -432,21 +432,32 @@ def plot(result: dict[str, Any], out_dir: Path = FIGURES) -> list[str]:
 
 
 def merge(paths: list[Path], out: Path | None, figures: Path | None = None) -> int:
-    """Joins the runs of several result files of one setting (seeds split over processes) and re-summarizes."""
+    """Joins the runs of several result files of one setting (seeds or arms split over processes) and re-summarizes.
+
+    Parts may hold different arms (one process per arm and seed); a seed run
+    twice in one arm is an error, as it would count twice.
+    """
     parts = [_from_json(json.loads(p.read_text())) for p in paths]
     first = parts[0]
     for p, part in zip(paths, parts):
-        setting = ("domain", "evaluations", "arms", "guide_options", "regularized_evolution")
+        setting = ("domain", "evaluations", "guide_options", "regularized_evolution")
         if [part[k] for k in setting] + [part["study_config_example"]["domain"]] != \
                 [first[k] for k in setting] + [first["study_config_example"]["domain"]]:
             raise SystemExit(f"merge: {p} ran another setting than {paths[0]}")
-    runs = {arm: sorted((r for part in parts for r in expand(part["runs"])[arm]), key=lambda r: r["seed"])
-            for arm in first["arms"]}
+    arms = sorted(dict.fromkeys(arm for part in parts for arm in part["arms"]), key=lambda arm: arm != "re")
+    runs = {arm: sorted((r for part in parts for r in expand(part["runs"]).get(arm, [])), key=lambda r: r["seed"])
+            for arm in arms}
+    for arm, arm_runs in runs.items():
+        seeds = [r["seed"] for r in arm_runs]
+        if len(set(seeds)) != len(seeds):
+            raise SystemExit(f"merge: arm {arm!r} has seed(s) {sorted({s for s in seeds if seeds.count(s) > 1})} "
+                             "in more than one part")
     rng = np.random.default_rng(0)
     summary = {arm: speedups(runs["re"], runs[arm], rng) for arm in runs} if "re" in runs else {}
     result = {**first, "command": [part["command"] for part in parts], "date": [part["date"] for part in parts],
               "machine": [part["machine"] for part in parts], "total_s": [part["total_s"] for part in parts],
-              "seeds": sum(part["seeds"] for part in parts), "summary": summary, "runs": runs,
+              "arms": arms, "seeds": max(len(arm_runs) for arm_runs in runs.values()), "summary": summary,
+              "runs": runs,
               "merged_from": [str(p) for p in paths]}
     out = out or RESULTS / f"{first['domain']}.json"
     result["figures"] = plot(result, figures or (FIGURES if out.resolve().parent == RESULTS else out.parent))

@@ -52,6 +52,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -448,10 +449,9 @@ def merge(paths: list[Path], out: Path | None, figures: Path | None = None) -> i
     runs = {arm: sorted((r for part in parts for r in expand(part["runs"]).get(arm, [])), key=lambda r: r["seed"])
             for arm in arms}
     for arm, arm_runs in runs.items():
-        seeds = [r["seed"] for r in arm_runs]
-        if len(set(seeds)) != len(seeds):
-            raise SystemExit(f"merge: arm {arm!r} has seed(s) {sorted({s for s in seeds if seeds.count(s) > 1})} "
-                             "in more than one part")
+        repeated = sorted(seed for seed, count in Counter(r["seed"] for r in arm_runs).items() if count > 1)
+        if repeated:
+            raise SystemExit(f"merge: arm {arm!r} has seed(s) {repeated} in more than one part")
     rng = np.random.default_rng(0)
     summary = {arm: speedups(runs["re"], runs[arm], rng) for arm in runs} if "re" in runs else {}
     result = {**first, "command": [part["command"] for part in parts], "date": [part["date"] for part in parts],

@@ -127,3 +127,15 @@ def test_probes_refuse_a_space_with_other_value_types():
     space = SearchSpace(inputs=(("q", "list"), ("a", "action")), ops=("select", "max_a"), max_nodes=3)
     with pytest.raises(ValueError, match="probes: probe values need a space of FLOAT values"):
         Featurizer(space, probes=4)
+
+
+def test_probe_points_replace_the_standard_normal_inputs():
+    points = ((0.5, -1.0, 2.0), (3.0, 0.0, -0.25))  # x0's three points, then x1's
+    f = Featurizer(SPACE, probes=3, points=points)
+    np.testing.assert_array_equal(f.probe_inputs[:2], np.asarray(points))
+    values = f.graph(PROGRAM)[-1]  # sin(x0) - x1 * x0
+    x0, x1 = np.asarray(points[0]), np.asarray(points[1])
+    expected = np.sin(x0) - x1 * x0
+    np.testing.assert_allclose(values[4], np.sign(expected) * np.log1p(np.abs(expected)), rtol=1e-5)
+    with pytest.raises(ValueError, match="need 3 points for each of the space's 2 inputs"):
+        Featurizer(SPACE, probes=3, points=((0.5, -1.0, 2.0),))

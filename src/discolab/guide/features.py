@@ -96,10 +96,15 @@ class Featurizer:
 
     space: SearchSpace
     probes: int = 0
+    points: tuple[tuple[float, ...], ...] = ()
 
     def __post_init__(self) -> None:
         if self.probes < 0:
             raise ValueError(f"probes must be >= 0, got {self.probes}")
+        if self.points and (len(self.points) != len(self.space.inputs)
+                            or any(len(row) != self.probes for row in self.points)):
+            raise ValueError(f"probe points: need {self.probes} points for each of the space's "
+                             f"{len(self.space.inputs)} inputs, got {[len(row) for row in self.points]}")
         if self.probes:
             kinds = {t for _, t in self.space.inputs} | {ops_lib.get(name).out_type for name in self.space.ops}
             no_host = [name for name in self.space.ops if ops_lib.get(name).host is None]
@@ -111,9 +116,12 @@ class Featurizer:
 
     @functools.cached_property
     def probe_inputs(self) -> np.ndarray:
-        """``[n_fixed, K]``: each input's probe points (standard normal), then each constant repeated."""
-        rng = np.random.default_rng(PROBE_SEED)
-        inputs = rng.standard_normal((len(self.space.inputs), self.probes))
+        """``[n_fixed, K]``: each input's probe points (``points``, else standard normal), then each
+        constant repeated."""
+        if self.points:
+            inputs = np.asarray(self.points, np.float64).reshape(len(self.space.inputs), self.probes)
+        else:
+            inputs = np.random.default_rng(PROBE_SEED).standard_normal((len(self.space.inputs), self.probes))
         constants = np.repeat(np.asarray(self.space.constants, np.float64)[:, None], self.probes, axis=1)
         return np.concatenate([inputs, constants.reshape(-1, self.probes)])
 

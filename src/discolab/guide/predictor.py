@@ -65,6 +65,8 @@ class PredictorConfig:
         given to :func:`fit` (the pairs a screen asks about), when there are any; the rest are
         random pairs of the archive.
       probes: probe points per node (:class:`discolab.guide.features.Featurizer`); 0: off.
+      probe_points: each input's ``probes`` probe values (e.g. the domain's own input statistics);
+        empty: standard normal.
     """
 
     kind: Literal["binary", "regression"] = "binary"
@@ -77,6 +79,7 @@ class PredictorConfig:
     archive_size: int = 1024
     parent_pair_share: float = 0.0
     probes: int = 0
+    probe_points: tuple[tuple[float, ...], ...] = ()
 
 
 def _take(graphs: GraphBatch, idx: jax.Array) -> GraphBatch:
@@ -89,7 +92,7 @@ class Engine:
     def __init__(self, space: SearchSpace, config: PredictorConfig):
         self.space = space
         self.config = config
-        self.featurizer = Featurizer(space, config.probes)
+        self.featurizer = Featurizer(space, config.probes, config.probe_points)
         f = self.featurizer
         kwargs = dict(n_tokens=f.n_tokens, n_types=f.n_types, dim=config.dim, layers=config.layers, heads=config.heads)
         self.model = PairDiscriminator(**kwargs) if config.kind == "binary" else ScoreRegressor(**kwargs)

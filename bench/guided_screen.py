@@ -1,0 +1,274 @@
+"""The screen's question, offline: how well does a predictor pick a parent's best child?
+
+A search of guided evolution costs minutes per seed and mixes the predictor's
+quality with the search's own noise. This bench asks the screen's question
+directly, on data a real regularized-evolution study produced:
+
+1. ``build``: runs a plain RE study (the optimizer domain of ``bench/guided.py``,
+   its store kept), and at each fit point F takes the first F evaluated
+   programs as the archive, draws ``parents`` tournament winners from the
+   population at F (the newest ``population_size`` programs, tournaments of
+   ``tournament_size``, as RE draws them), mutates each ``tries`` times (the
+   screen's candidates; repeats of a known program or function, and of each
+   other, are drawn again as the screen does) and scores every parent and
+   candidate with the domain (seed 0, the bench oracle's scores).
+2. ``score``: fits each predictor setting on each archive (with the archive's
+   (child, parent) lineage, as the searcher does) and reports, per setting:
+   the child-vs-parent pair accuracy and AUC on the candidates, and the
+   pick-best screen's outcome with the first 8 and all candidates: the share
+   of parents whose best-rated child beats them, and the mean rank of the
+   child it picks, against a random pick and the exact oracle's pick;
+   plus fit seconds.
+
+Usage::
+
+    taskset -c 0 .venv/bin/python bench/guided_screen.py build --seed 0 --out /tmp/screen_0.json
+    taskset -c 0 .venv/bin/python bench/guided_screen.py score /tmp/screen_0.json \
+        --settings '{"base": {}, "steps1500": {"train_steps": 1500}}' --out /tmp/score_a.json
+    .venv/bin/python bench/guided_screen.py merge /tmp/score_a.json /tmp/score_b.json \
+        --out bench/results/guided_screen.json
+
+A setting is a dict of :class:`discolab.guide.PredictorConfig` fields over
+``bench/guided.py``'s optimizer guide options (dim 32, 2 layers, 300 steps,
+pair batch 64, parent-pair share 0.5, archive 1024); ``"probe_points":
+"domain"`` probes at the domain's own input statistics (its fingerprint
+inputs) instead of standard-normal points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from bench_support import machine, versions
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import guided as guided_bench  # noqa: E402  (bench/guided.py: the same study settings)
+
+#: The searcher's predictor on the optimizer search (bench/guided.py's optimizer guide options).
+BASE_PREDICTOR = {"kind": "binary", "dim": 32, "layers": 2, "heads": 4, "train_steps": 300, "pair_batch": 64,
+                  "learning_rate": 2e-3, "archive_size": 1024, "parent_pair_share": 0.5, "probes": 0}
+
+
+def build(seed: int, evaluations: int, fit_points: list[int], parents: int, tries: int) -> dict[str, Any]:
+    from discolab.graph import mutate
+    from discolab.search.repeats import Functions, Seen, decoded
+    from discolab.study import create_study, run_study
+    from discolab.study.config import parse_config
+    from discolab.graph import fingerprints
+
+    re_options = guided_bench.OPTIMIZER_RE
+    config_dict = guided_bench.optimizer_config(seed, evaluations, {"name": "regularized_evolution", **re_options})
+    config = parse_config(config_dict)
+    domain = config.make_domain()
+    oracle = guided_bench.Oracle(domain)
+    inputs, size = domain.fingerprint_inputs(), config.study.batch_size
+
+    def fingerprint(batch: list) -> list[str]:  # the study's own (discolab.study.loop._make_searcher)
+        return [f for k in range(0, len(batch), size)
+                for f in fingerprints(batch[k:k + size], domain.space, inputs, pad_to=size)]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "re.db")
+        start = time.perf_counter()
+        create_study(path, config)
+        run_study(path)
+        study_s = time.perf_counter() - start
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        rows = conn.execute("SELECT id, program, fitness, parent_id FROM programs WHERE duplicate_of IS NULL "
+                            "ORDER BY id").fetchall()
+        conn.close()
+    index = {r[0]: k for k, r in enumerate(rows)}
+    programs = [r[1] for r in rows]
+    fitness = [float(r[2]) for r in rows]
+    lineage = [[k, index[r[3]]] for k, r in enumerate(rows) if r[3] is not None and r[3] in index]
+    rng = np.random.default_rng([seed, 11])
+    points = []
+    for f in fit_points:
+        population = list(range(max(0, f - re_options["population_size"]), f))
+        chosen = []
+        for _ in range(parents):
+            contenders = rng.choice(population, size=re_options["tournament_size"], replace=False)
+            chosen.append(int(max(contenders, key=lambda k: fitness[k])))
+        seen = Seen(domain.space, programs[:f], Functions(fingerprint))
+        candidates = []
+        for p in chosen:
+            parent = decoded(programs[p])
+            kids: list[str] = []
+            for _ in range(tries * 20):
+                if len(kids) == tries:
+                    break
+                child = mutate(parent, domain.space, rng)
+                if seen.mask([child], [parent])[0]:
+                    continue
+                seen.add(child)
+                kids.append(child.to_json())
+            candidates.append(kids)
+        flat = [decoded(programs[p]) for p in chosen] + [decoded(c) for kids in candidates for c in kids]
+        truth = [float(x) for x in oracle(flat)]
+        parent_truth, rest = truth[:len(chosen)], truth[len(chosen):]
+        child_truth = []
+        for kids in candidates:
+            child_truth.append(rest[:len(kids)])
+            rest = rest[len(kids):]
+        points.append({"fit_at": f, "parents": chosen, "parent_fitness": parent_truth, "candidates": candidates,
+                       "candidate_fitness": child_truth})
+    return {"seed": seed, "evaluations": evaluations, "study_s": study_s, "oracle_s": oracle.seconds,
+            "config": config_dict, "programs": programs, "fitness": fitness, "lineage": lineage, "points": points}
+
+
+def _auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Probability a random positive outranks a random negative (ties count one half)."""
+    pos, neg = scores[labels], scores[~labels]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).mean()
+    equal = (pos[:, None] == neg[None, :]).mean()
+    return float(greater + 0.5 * equal)
+
+
+def pick_outcome(ratings: list[np.ndarray], children: list[np.ndarray], parents: np.ndarray, k: int,
+                 rng: np.random.Generator) -> dict[str, float]:
+    """The pick-best screen over each parent's first ``k`` candidates: by rating, at random, by truth."""
+    out: dict[str, list[float]] = {"beats": [], "rank": [], "random_beats": [], "oracle_beats": []}
+    for r, c, p in zip(ratings, children, parents):
+        r, c = r[:k], c[:k]
+        if not len(c):
+            continue
+        pick = int(np.argmax(r))
+        out["beats"].append(float(c[pick] > p))
+        out["rank"].append(float((c > c[pick]).sum()) / max(1, len(c) - 1))  # 0: it picked the best
+        out["random_beats"].append(float(c[rng.integers(len(c))] > p))
+        out["oracle_beats"].append(float(c.max() > p))
+    return {key: float(np.mean(v)) for key, v in out.items()}
+
+
+def score(data: dict[str, Any], setting: dict[str, Any], seed: int) -> dict[str, Any]:
+    from discolab import guide
+    from discolab.graph import SearchSpace
+    from discolab.search.repeats import decoded
+
+    from discolab.study.config import parse_config
+
+    domain = parse_config(data["config"]).make_domain()
+    space: SearchSpace = domain.space
+    fields = {**BASE_PREDICTOR, **setting}
+    if fields.get("probe_points") == "domain":  # the domain's own input statistics (its fingerprint inputs)
+        inputs = domain.fingerprint_inputs()
+        fields["probe_points"] = tuple(tuple(float(x) for x in inputs[name][:fields["probes"]])
+                                       for name, _ in space.inputs)
+    predictor_config = guide.PredictorConfig(**fields)
+    rng = np.random.default_rng([seed, 5])
+    per_point = []
+    for point in data["points"]:
+        f = point["fit_at"]
+        lineage = [tuple(x) for x in data["lineage"] if max(x) < f]
+        start = time.perf_counter()
+        predictor = guide.fit(space, predictor_config, [decoded(j) for j in data["programs"][:f]],
+                              data["fitness"][:f], seed, lineage)
+        fit_s = time.perf_counter() - start
+        parents = [decoded(data["programs"][p]) for p in point["parents"]]
+        pairs_a = [decoded(c) for kids in point["candidates"] for c in kids]
+        pairs_b = [parents[s] for s, kids in enumerate(point["candidates"]) for _ in kids]
+        start = time.perf_counter()
+        p = predictor.compare(pairs_a, pairs_b)
+        infer_s = time.perf_counter() - start
+        truth_c = np.array([x for xs in point["candidate_fitness"] for x in xs])
+        truth_p = np.array([point["parent_fitness"][s] for s, kids in enumerate(point["candidates"]) for _ in kids])
+        differ = truth_c != truth_p
+        better = truth_c > truth_p
+        ratings, children, cursor = [], [], 0
+        for kids, xs in zip(point["candidates"], point["candidate_fitness"]):
+            ratings.append(p[cursor:cursor + len(kids)])
+            children.append(np.asarray(xs))
+            cursor += len(kids)
+        parent_fitness = np.asarray(point["parent_fitness"])
+        tries = max(len(k) for k in point["candidates"])
+        per_point.append({
+            "fit_at": f, "fit_s": fit_s, "infer_s": infer_s, "final_loss": predictor.final_loss,
+            "child_parent_accuracy": float(((p > 0.5) == better)[differ].mean()),
+            "child_parent_auc": _auc(p[differ], better[differ]),
+            "share_better": float(better.mean()),
+            "accepted_share": float((p > 0.5).mean()),
+            "pick8": pick_outcome(ratings, children, parent_fitness, 8, rng),
+            f"pick{tries}": pick_outcome(ratings, children, parent_fitness, tries, rng),
+        })
+    return {"setting": setting, "points": per_point}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="run an RE study and draw the screen's candidates at the fit points")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--evaluations", type=int, default=1500)
+    b.add_argument("--fit-points", default="500,1000,1500")
+    b.add_argument("--parents", type=int, default=64)
+    b.add_argument("--tries", type=int, default=24)
+    b.add_argument("--out", required=True)
+    s = sub.add_parser("score", help="fit predictor settings on built data and score their picks")
+    s.add_argument("data", nargs="+")
+    s.add_argument("--settings", required=True, help="JSON: name -> PredictorConfig fields")
+    s.add_argument("--fit-seeds", type=int, default=2, help="predictor seeds per setting and data file")
+    s.add_argument("--out", required=True)
+    m = sub.add_parser("merge", help="join score outputs of one data set (settings split over processes)")
+    m.add_argument("scores", nargs="+")
+    m.add_argument("--out", required=True)
+    args = parser.parse_args()
+    if args.command == "merge":
+        parts = [json.loads(Path(p).read_text()) for p in args.scores]
+        if any(part["data"] != parts[0]["data"] for part in parts):
+            raise SystemExit("merge: the score files were made on different data")
+        repeated = sorted({n for k, part in enumerate(parts) for n in part["results"]
+                           if any(n in other["results"] for other in parts[k + 1:])})
+        if repeated:
+            raise SystemExit(f"merge: setting(s) {repeated} in more than one file")
+        merged = {**parts[0], "command": [part["command"] for part in parts], "date": [part["date"] for part in parts],
+                  "results": {n: r for part in parts for n, r in part["results"].items()}}
+        Path(args.out).write_text(json.dumps(merged, indent=1))
+        return
+    if args.command == "build":
+        points = [int(x) for x in args.fit_points.split(",")]
+        data = build(args.seed, args.evaluations, points, args.parents, args.tries)
+        Path(args.out).write_text(json.dumps(data))
+        print(f"built {args.out}: study {data['study_s']:.1f} s, candidates scored in {data['oracle_s']:.1f} s")
+        for point in data["points"]:
+            c, p = point["candidate_fitness"], point["parent_fitness"]
+            beats = np.mean([max(x) > y for x, y in zip(c, p) if x])
+            print(f"  fit at {point['fit_at']}: best of {args.tries} beats parent {beats:.3f}")
+        return
+    settings = json.loads(args.settings)
+    data_files = [json.loads(Path(d).read_text()) for d in args.data]
+    results: dict[str, Any] = {}
+    for name, setting in settings.items():
+        runs = []
+        for data in data_files:
+            for fit_seed in range(args.fit_seeds):
+                runs.append({"data_seed": data["seed"], "fit_seed": fit_seed, **score(data, setting, fit_seed)})
+        points = [pt for r in runs for pt in r["points"]]
+        keys = [k for k in points[0] if k.startswith("pick")]
+        summary = {
+            "child_parent_accuracy": float(np.mean([pt["child_parent_accuracy"] for pt in points])),
+            "child_parent_auc": float(np.mean([pt["child_parent_auc"] for pt in points])),
+            "fit_s": float(np.mean([pt["fit_s"] for pt in points])),
+            **{f"{k}_{m}": float(np.mean([pt[k][m] for pt in points])) for k in keys for m in points[0][k]},
+        }
+        results[name] = {"setting": setting, "summary": summary, "runs": runs}
+        print(name, json.dumps({k: round(v, 3) for k, v in summary.items()}), flush=True)
+        out = {"command": " ".join([sys.executable, *sys.argv]),
+               "date": datetime.datetime.now(datetime.UTC).isoformat(), "machine": machine(),
+               "versions": versions(), "data": args.data, "base_predictor": BASE_PREDICTOR, "results": results}
+        Path(args.out).write_text(json.dumps(out, indent=1))  # after each setting: a long run keeps its part
+
+
+if __name__ == "__main__":
+    main()

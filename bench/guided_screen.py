@@ -51,8 +51,7 @@ from typing import Any
 import numpy as np
 from bench_support import machine, versions
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import guided as guided_bench  # noqa: E402  (bench/guided.py: the same study settings)
+import guided as guided_bench  # bench/guided.py, beside this file: the same study settings
 
 #: The searcher's predictor on the optimizer search (bench/guided.py's optimizer guide options).
 BASE_PREDICTOR = {"kind": "binary", "dim": 32, "layers": 2, "heads": 4, "train_steps": 300, "pair_batch": 64,
@@ -64,19 +63,14 @@ def build(seed: int, evaluations: int, fit_points: list[int], parents: int, trie
     from discolab.search.repeats import Functions, Seen, decoded
     from discolab.study import create_study, run_study
     from discolab.study.config import parse_config
-    from discolab.graph import fingerprints
+    from discolab.study.loop import study_fingerprint
 
     re_options = guided_bench.OPTIMIZER_RE
     config_dict = guided_bench.optimizer_config(seed, evaluations, {"name": "regularized_evolution", **re_options})
     config = parse_config(config_dict)
     domain = config.make_domain()
     oracle = guided_bench.Oracle(domain)
-    inputs, size = domain.fingerprint_inputs(), config.study.batch_size
-
-    def fingerprint(batch: list) -> list[str]:  # the study's own (discolab.study.loop._make_searcher)
-        return [f for k in range(0, len(batch), size)
-                for f in fingerprints(batch[k:k + size], domain.space, inputs, pad_to=size)]
-
+    fingerprint = study_fingerprint(config, domain)  # what the study's dedupe calls the same function
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "re.db")
         start = time.perf_counter()

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from discolab import search
+from discolab.search.base import Fingerprint
 from discolab.domains.base import Domain, Evaluation, Status
 from discolab.graph import Program, SearchSpace, fingerprints, structural_hash, to_infix
 from discolab.search import Proposal, Result
@@ -336,15 +337,21 @@ def _make_searcher(config: StudyConfig, domain: Domain) -> search.Searcher:
     would have deduped.
     """
     fresh = getattr(domain, "random_program", None)
+    return search.make(config.searcher.name, domain.space, config.searcher_config(), domain.fitness_floor,
+                       fresh=fresh, fingerprint=study_fingerprint(config, domain))
+
+
+def study_fingerprint(config: StudyConfig, domain: Domain) -> Fingerprint:
+    """The study's functional hash of programs: the domain's inputs, in chunks of one compiled shape
+    (the batch size), so it names what the study's dedupe would call the same function."""
     inputs = domain.fingerprint_inputs()
+    size = config.study.batch_size
 
     def fingerprint(programs: Sequence[Program]) -> list[str]:
-        size = config.study.batch_size  # chunks of one compiled shape
         return [f for k in range(0, len(programs), size)
                 for f in fingerprints(programs[k:k + size], domain.space, inputs, pad_to=size)]
 
-    return search.make(config.searcher.name, domain.space, config.searcher_config(), domain.fitness_floor,
-                       fresh=fresh, fingerprint=fingerprint)
+    return fingerprint
 
 
 def _rebuild(store: Store) -> tuple[StudyConfig, Domain]:

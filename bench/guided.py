@@ -14,7 +14,9 @@ study loop's dedupe), one after the other in this process, on study seeds
 0..S-1 for every arm: the arms share their initial random population.
 
 Arms: ``re`` (regularized evolution), ``binary`` (guided, GNN pair
-discriminator), ``regression`` (guided, GNN score regressor), ``oracle``
+discriminator), ``regression`` (guided, GNN score regressor), ``nearest``
+(guided, the scores of the archive programs computing the most nearly the same
+function: no training; needs ``probes`` in ``--guide``), ``oracle``
 (guided, the true score as predictor: an upper bound; its oracle calls are not
 counted as evaluations and not in its wall time), ``oracle:A`` (the same with
 each answer flipped with probability 1 - A: a predictor of pair accuracy A on
@@ -62,7 +64,7 @@ from bench_support import machine, versions
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 FIGURES = ROOT / "docs" / "figures" / "guided"
-ARMS = ("re", "binary", "regression", "oracle", "random")
+ARMS = ("re", "binary", "regression", "nearest", "oracle", "random")
 ORACLE_SEARCHER = "guided_bench_oracle"
 SPEEDUP_TARGET_EVALUATIONS = 3.7
 SPEEDUP_TARGET_WALL = 2.0
@@ -157,7 +159,7 @@ def register_oracle_searcher(oracle_for: Any, accuracy: float) -> None:
             return p, truth
 
     def factory(space: Any, config: GuidedConfig, fitness_floor: float = 0.0, fresh: Any = None,
-                fingerprint: Any = None) -> GuidedEvolution:
+                fingerprint: Any = None, inputs: Any = None) -> GuidedEvolution:
         config = config.model_copy(update={"predictor": "oracle"})
         return NoisyOracle(space, config, fitness_floor, fresh=fresh, oracle=oracle_for(space), fingerprint=fingerprint)
 

@@ -20,6 +20,10 @@ directly, on data a real regularized-evolution study produced:
    child it picks, against a random pick and the exact oracle's pick;
    plus fit seconds.
 
+A setting ``{"baseline": "nearest_function", "neighbours": 1, "points": 48}`` scores a baseline with
+no training instead (:func:`discolab.guide.fit_nearest`: the archive's scores looked up by what a program
+computes at the domain's input statistics), to tell how much of the screen a functional look-up gives.
+
 Usage::
 
     taskset -c 0 .venv/bin/python bench/guided_screen.py build --seed 0 --out /tmp/screen_0.json
@@ -146,6 +150,28 @@ def pick_outcome(ratings: list[np.ndarray], children: list[np.ndarray], parents:
     return {key: float(np.mean(v)) for key, v in out.items()}
 
 
+def baseline_ratings(data: dict[str, Any], setting: dict[str, Any], domain: Any, point: dict[str, Any],
+                     ) -> tuple[np.ndarray, float]:
+    """The ``nearest_function`` baseline (:func:`discolab.guide.fit_nearest` at the domain's own input
+    statistics, its fingerprint inputs): P(child > parent) as the searcher asks it, and the seconds."""
+    if setting["baseline"] != "nearest_function":
+        raise SystemExit(f"setting baseline {setting['baseline']!r}: the only baseline is 'nearest_function'")
+    from discolab import guide
+    from discolab.search.repeats import decoded
+
+    f = point["fit_at"]
+    inputs = domain.fingerprint_inputs()
+    points = np.stack([np.asarray(inputs[name][: int(setting.get("points", 48))], np.float64)
+                       for name, _ in domain.space.inputs])
+    start = time.perf_counter()
+    model = guide.fit_nearest(domain.space, [decoded(j) for j in data["programs"][:f]], data["fitness"][:f],
+                              points, int(setting.get("neighbours", 1)))
+    children = [decoded(c) for kids in point["candidates"] for c in kids]
+    parents = [decoded(data["programs"][point["parents"][s]]) for s, kids in enumerate(point["candidates"])
+               for _ in kids]
+    return model.compare(children, parents), time.perf_counter() - start  # as the searcher asks it
+
+
 def score(data: dict[str, Any], setting: dict[str, Any], seed: int) -> dict[str, Any]:
     from discolab import guide
     from discolab.graph import SearchSpace
@@ -156,26 +182,31 @@ def score(data: dict[str, Any], setting: dict[str, Any], seed: int) -> dict[str,
     domain = parse_config(data["config"]).make_domain()
     space: SearchSpace = domain.space
     fields = {**BASE_PREDICTOR, **setting}
+    baseline = "baseline" in setting
     if fields.get("probe_points") == "domain":  # the domain's own input statistics (its fingerprint inputs)
         inputs = domain.fingerprint_inputs()
         fields["probe_points"] = tuple(tuple(float(x) for x in inputs[name][:fields["probes"]])
                                        for name, _ in space.inputs)
-    predictor_config = guide.PredictorConfig(**fields)
+    predictor_config = None if baseline else guide.PredictorConfig(**fields)
     rng = np.random.default_rng([seed, 5])
     per_point = []
     for point in data["points"]:
         f = point["fit_at"]
-        lineage = [tuple(x) for x in data["lineage"] if max(x) < f]
-        start = time.perf_counter()
-        predictor = guide.fit(space, predictor_config, [decoded(j) for j in data["programs"][:f]],
-                              data["fitness"][:f], seed, lineage)
-        fit_s = time.perf_counter() - start
-        parents = [decoded(data["programs"][p]) for p in point["parents"]]
-        pairs_a = [decoded(c) for kids in point["candidates"] for c in kids]
-        pairs_b = [parents[s] for s, kids in enumerate(point["candidates"]) for _ in kids]
-        start = time.perf_counter()
-        p = predictor.compare(pairs_a, pairs_b)
-        infer_s = time.perf_counter() - start
+        if baseline:
+            p, fit_s = baseline_ratings(data, setting, domain, point)
+            infer_s, final_loss = 0.0, None
+        else:
+            lineage = [tuple(x) for x in data["lineage"] if max(x) < f]
+            start = time.perf_counter()
+            predictor = guide.fit(space, predictor_config, [decoded(j) for j in data["programs"][:f]],
+                                  data["fitness"][:f], seed, lineage)
+            fit_s = time.perf_counter() - start
+            parents = [decoded(data["programs"][p]) for p in point["parents"]]
+            pairs_a = [decoded(c) for kids in point["candidates"] for c in kids]
+            pairs_b = [parents[s] for s, kids in enumerate(point["candidates"]) for _ in kids]
+            start = time.perf_counter()
+            p = predictor.compare(pairs_a, pairs_b)
+            infer_s, final_loss = time.perf_counter() - start, predictor.final_loss
         truth_c = np.array([x for xs in point["candidate_fitness"] for x in xs])
         truth_p = np.array([point["parent_fitness"][s] for s, kids in enumerate(point["candidates"]) for _ in kids])
         differ = truth_c != truth_p
@@ -188,7 +219,7 @@ def score(data: dict[str, Any], setting: dict[str, Any], seed: int) -> dict[str,
         parent_fitness = np.asarray(point["parent_fitness"])
         tries = max(len(k) for k in point["candidates"])
         per_point.append({
-            "fit_at": f, "fit_s": fit_s, "infer_s": infer_s, "final_loss": predictor.final_loss,
+            "fit_at": f, "fit_s": fit_s, "infer_s": infer_s, "final_loss": final_loss,
             "child_parent_accuracy": float(((p > 0.5) == better)[differ].mean()),
             "child_parent_auc": _auc(p[differ], better[differ]),
             "share_better": float(better.mean()),
@@ -226,7 +257,9 @@ def main() -> None:
                            if any(n in other["results"] for other in parts[k + 1:])})
         if repeated:
             raise SystemExit(f"merge: setting(s) {repeated} in more than one file")
-        merged = {**parts[0], "command": [part["command"] for part in parts], "date": [part["date"] for part in parts],
+        listed = lambda part, key: part[key] if isinstance(part[key], list) else [part[key]]  # noqa: E731
+        merged = {**parts[0], "command": [c for part in parts for c in listed(part, "command")],
+                  "date": [d for part in parts for d in listed(part, "date")],
                   "results": {n: r for part in parts for n, r in part["results"].items()}}
         Path(args.out).write_text(json.dumps(merged, indent=1))
         return

@@ -73,6 +73,8 @@ def test_registered_and_configured_from_a_study_table():
         ({"min_archive": 500, "archive_size": 100}, "min_archive"),
         ({"max_trys": 3}, "max_trys"),
         ({"pick": "best", "max_accepted": 2}, "max_accepted must be 1"),
+        ({"predictor": "nearest"}, "probes"),
+        ({"predictor": "nearest", "probes": 8, "neighbours": 0}, "neighbours"),
     ],
 )
 def test_config_validation(config, pattern):
@@ -313,6 +315,37 @@ def test_only_searchers_that_ask_for_it_get_the_fingerprint():
     assert search.make("guided", SPACE, SMALL, fingerprint=len).fingerprint is len
 
 
+def outputs_near_sin(program: Program) -> float:
+    """A functional fitness: how nearly the program's output points the way sin(x) does on [-2, 2]."""
+    x = np.linspace(-2.0, 2.0, 16)
+    from discolab.guide.nearest import directions
+    target = np.sin(x) / np.linalg.norm(np.sin(x))
+    return float(directions(SPACE, [program], x[None, :])[0] @ target)
+
+
+def test_the_nearest_look_up_screens_from_its_first_fit_and_replays_after_a_resume():
+    # The study passes its fingerprint inputs; here, points of our own. No training: a fit is a look-up table.
+    inputs = {"x0": np.linspace(-2.0, 2.0, 16)}
+    make = lambda: GuidedEvolution(SPACE, GuidedConfig.model_validate(  # noqa: E731
+        {**SMALL, "predictor": "nearest", "probes": 16, "max_tries": 6}), inputs=inputs)
+    searcher = make()
+    _, metrics, state = loop(searcher, searcher.init(4), rounds=4, fitness=outputs_near_sin)
+    assert state["fits"] >= 2 and "guide_heldout_accuracy" in metrics[-1] and "guide_train_loss" not in metrics[-1]
+    parents = {m[0]: outputs_near_sin(Program.from_json(m[1])) for m in state["archive"]}
+    plain, _ = searcher.base.ask(state["base"], 60)
+    screened, _ = searcher.ask(state, 60)
+    gain = lambda proposals: np.mean([outputs_near_sin(p.program) - parents[p.parent_id]  # noqa: E731
+                                      for p in proposals])
+    assert gain(screened) > gain(plain) + 0.1, (gain(screened), gain(plain))  # 0.07-0.29 over seeds 3-7
+    restored = json.loads(json.dumps(state))
+    live = loop(searcher, state, rounds=2, start_id=100, fitness=outputs_near_sin)
+    resumed = loop(make(), restored, rounds=2, start_id=100, fitness=outputs_near_sin)
+    drop = {"guide_seconds"}
+    assert live[0] == resumed[0] and live[2] == resumed[2]
+    assert [{k: v for k, v in m.items() if k not in drop} for m in live[1]] == \
+        [{k: v for k, v in m.items() if k not in drop} for m in resumed[1]]
+
+
 def test_the_random_predictor_rejects_about_half():
     searcher = guided(predictor="random", max_tries=1)
     _, metrics, _ = loop(searcher, searcher.init(4), rounds=6, batch=40)
@@ -353,3 +386,17 @@ def test_the_examples_are_valid_guided_configs(name):
     config = load_config(ROOT / "examples" / name)
     assert config.searcher.name == "guided"
     assert config.searcher_config().predictor == "binary"
+
+
+def test_a_look_up_on_a_space_it_cannot_run_is_a_config_error_and_nothing_is_stored(tmp_path):
+    import tomllib
+
+    from discolab.study import create_study
+    from discolab.study.config import ConfigError, parse_config
+
+    raw = tomllib.loads((ROOT / "examples" / "guided_dqn.toml").read_text())
+    raw["searcher"].update(predictor="nearest", probes=8)
+    path = tmp_path / "dqn.db"
+    with pytest.raises(ConfigError, match="searcher 'guided' on domain 'dqn_loss': predictor 'nearest'"):
+        create_study(path, parse_config(raw))
+    assert not path.exists()

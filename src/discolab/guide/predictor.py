@@ -43,6 +43,7 @@ import optax
 from discolab.graph import Program, SearchSpace
 from discolab.guide.features import Featurizer, GraphBatch, bucket
 from discolab.guide.model import PairDiscriminator, ScoreRegressor
+from discolab.guide.nearest import NearestPredictor
 
 #: The regression head's score difference is scaled by this before the sigmoid (ranks lie in [0, 1]).
 REGRESSION_TEMPERATURE = 0.05
@@ -261,7 +262,7 @@ def fit(space: SearchSpace, config: PredictorConfig, programs: Sequence[Program]
     return Predictor(e, params, float(tail.mean()))
 
 
-def pair_accuracy(predictor: Predictor, programs: Sequence[Program], fitness: Sequence[float],
+def pair_accuracy(predictor: Predictor | NearestPredictor, programs: Sequence[Program], fitness: Sequence[float],
                   rng: np.random.Generator, max_pairs: int = 1024) -> tuple[float, int]:
     """Share of pairs of unequal fitness whose order the predictor gets right, and the pair count.
 

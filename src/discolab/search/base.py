@@ -104,7 +104,8 @@ def register(name: str, config: type[pydantic.BaseModel], factory: SearcherFacto
              uses_fingerprint: bool = False) -> None:
     """Registers a searcher ``factory(space, config, fitness_floor, fresh=None)``; names are unique.
 
-    With ``uses_fingerprint`` the factory also takes ``fingerprint=`` (a :data:`Fingerprint` or None).
+    With ``uses_fingerprint`` the factory also takes ``fingerprint=`` (a :data:`Fingerprint` or None)
+    and ``inputs=`` (the inputs that fingerprint runs programs on, by input name, or None).
     """
     if name in _SEARCHERS:
         raise ValueError(f"searcher {name!r} is already registered")
@@ -124,18 +125,18 @@ def known() -> tuple[str, ...]:
 
 def make(
     name: str, space: SearchSpace, config: Any = None, fitness_floor: float = 0.0, fresh: FreshProgram | None = None,
-    fingerprint: Fingerprint | None = None,
+    fingerprint: Fingerprint | None = None, inputs: Mapping[str, np.ndarray] | None = None,
 ) -> Searcher:
     """Builds a registered searcher; ``fresh`` replaces ``graph.random_program`` for new programs.
 
-    ``fingerprint`` reaches only searchers registered with ``uses_fingerprint`` (the others never
-    look at a program's function before it is evaluated).
+    ``fingerprint`` and its ``inputs`` reach only searchers registered with ``uses_fingerprint``
+    (the others never look at a program's function before it is evaluated).
     """
     e = entry(name)
     if not isinstance(config, pydantic.BaseModel):
         config = e.config.model_validate(dict(config or {}))
     if e.uses_fingerprint:
-        return e.factory(space, config, fitness_floor, fresh=fresh, fingerprint=fingerprint)
+        return e.factory(space, config, fitness_floor, fresh=fresh, fingerprint=fingerprint, inputs=inputs)
     return e.factory(space, config, fitness_floor, fresh=fresh)
 
 

@@ -37,6 +37,9 @@ Predictors (``predictor``), for ablation:
 
 - ``binary``: the pairwise GNN discriminator of :mod:`discolab.guide` ("is A better than B?").
 - ``regression``: the same encoder regressed onto fitness ranks; pairs compared by score.
+- ``nearest``: no training; a program's score is looked up from the archive programs whose outputs
+  at ``probes`` fixed inputs (the study's fingerprint inputs) point most nearly the same way
+  (:mod:`discolab.guide.nearest`; not in the paper). Cheap enough to refit after every batch.
 - ``oracle``: the true fitness, from an ``oracle`` callable that only benchmark code passes (an
   upper bound; never available from a study config, which cannot pass one).
 - ``random``: accepts a child with probability one half (a sanity check).
@@ -76,7 +79,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -113,9 +116,10 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         default_factory=lambda: {"name": "regularized_evolution"},
         description="The searcher whose children are screened: its `name` and its own options.",
     )
-    predictor: Literal["binary", "regression", "oracle", "random"] = pydantic.Field(
-        "binary", description="What screens children: the GNN discriminator, a GNN regressor, the true score "
-                              "(benchmarks only) or a coin flip.",
+    predictor: Literal["binary", "regression", "nearest", "oracle", "random"] = pydantic.Field(
+        "binary", description="What screens children: the GNN discriminator, a GNN regressor, the scores of the "
+                              "archive programs computing the most nearly the same function (`nearest`, not in "
+                              "the paper; no training), the true score (benchmarks only) or a coin flip.",
     )
     max_tries: int = pydantic.Field(8, ge=1, le=1000, description="Candidates screened per proposal at most.")
     max_accepted: int = pydantic.Field(
@@ -158,7 +162,11 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
                           "padded batch still pays for; and a predictor rates the programs it was trained on best.")
     probes: int = pydantic.Field(
         0, ge=0, le=256, description="Probe points per node: each node's values at fixed random inputs join its "
-                                     "features (not in the paper; FLOAT-only spaces with numpy ops; 0: off).")
+                                     "features (not in the paper; FLOAT-only spaces with numpy ops; 0: off). "
+                                     "With predictor `nearest`: the points its outputs are compared at (>= 1; "
+                                     "the study's own fingerprint inputs when it passes them).")
+    neighbours: int = pydantic.Field(
+        1, ge=1, le=64, description="With predictor `nearest`: archive programs whose scores a prediction averages.")
     heldout_pairs: int = pydantic.Field(
         512, ge=0, description="Pairs of each new batch scored for the held-out accuracy (0: off).")
 
@@ -179,6 +187,9 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         if self.pick == "best" and self.max_accepted != 1:
             raise ValueError(f"pick = 'best' screens every candidate against the parent: max_accepted must be 1, "
                              f"not {self.max_accepted}")
+        if self.predictor == "nearest" and not self.probes:
+            raise ValueError("probes: predictor 'nearest' compares programs' outputs at `probes` points; set probes "
+                             ">= 1 (e.g. 64)")
         if self.min_archive > self.archive_size:
             raise ValueError(f"min_archive ({self.min_archive}) exceeds archive_size ({self.archive_size})")
         return self
@@ -211,6 +222,7 @@ class GuidedEvolution:
         fresh: FreshProgram | None = None,
         oracle: Oracle | None = None,
         fingerprint: Fingerprint | None = None,
+        inputs: Mapping[str, np.ndarray] | None = None,
     ):
         if config.predictor == "oracle" and oracle is None:
             raise ValueError("predictor 'oracle' needs an oracle callable; only benchmark code passes one")
@@ -223,9 +235,11 @@ class GuidedEvolution:
         self.fresh = search_base.default_fresh(space, fresh)
         base_options = {k: v for k, v in config.base.items() if k != "name"}
         self.base = search_base.make(config.base["name"], space, base_options, fitness_floor, fresh=fresh)
-        if config.probes:
-            guide.Featurizer(space, config.probes)  # a space that cannot be probed fails here, before any search
-        self._predictors: dict[str, guide.Predictor] = {}  # in-memory only: a function of the state
+        # A space the predictor cannot read fails here, before any search.
+        self._points = _probe_points(space, config.probes, inputs) if config.predictor == "nearest" else None
+        if config.probes and self._points is None:
+            guide.Featurizer(space, config.probes)
+        self._predictors: dict[str, guide.AnyPredictor] = {}  # in-memory only: a function of the state
 
     # ---------------------------------------------------------------------------- protocol
 
@@ -326,7 +340,7 @@ class GuidedEvolution:
 
     @property
     def _learned(self) -> bool:
-        return self.config.predictor in ("binary", "regression")
+        return self.config.predictor in ("binary", "regression", "nearest")
 
     def _screening(self, state: dict[str, Any]) -> bool:
         """Learned predictors screen once fitted; the oracle and the coin flip always do."""
@@ -367,7 +381,8 @@ class GuidedEvolution:
             fit_start = time.perf_counter()
             predictor = self._predictor(new)  # fits now; a resumed search refits the same on its first ask
             seconds += time.perf_counter() - fit_start
-            metrics["guide_train_loss"] = predictor.final_loss
+            if predictor.final_loss is not None:  # the nearest look-up trains nothing
+                metrics["guide_train_loss"] = predictor.final_loss
             metrics["guide_fits"] = new["fits"]
         # Keep what the next fit and parent lookups need (the newest archive_size) and the current fit's data.
         keep_from = told - self.config.archive_size
@@ -387,7 +402,7 @@ class GuidedEvolution:
         lo = max(start, fit_at - self.config.archive_size)
         return state["archive"][lo - start: fit_at - start]
 
-    def _predictor(self, state: dict[str, Any]) -> guide.Predictor | None:
+    def _predictor(self, state: dict[str, Any]) -> guide.AnyPredictor | None:
         """The predictor of the state's last fit: from the cache, or refitted (deterministically)."""
         if state["fit_at"] is None:
             return None
@@ -402,13 +417,17 @@ class GuidedEvolution:
             seed = int(np.random.SeedSequence([state["seed"], state["fits"], 7]).generate_state(1)[0] >> 1)
             if len(self._predictors) >= 4:
                 self._predictors.pop(next(iter(self._predictors)))
-            self._predictors[key] = guide.fit(
-                self.space, self.config.predictor_config(), [_decode(e[1]) for e in entries],
-                [e[2] for e in entries], seed, lineage)
+            programs, fitness = [_decode(e[1]) for e in entries], [e[2] for e in entries]
+            if self._points is not None:
+                self._predictors[key] = guide.fit_nearest(self.space, programs, fitness, self._points,
+                                                          self.config.neighbours)
+            else:
+                self._predictors[key] = guide.fit(self.space, self.config.predictor_config(), programs, fitness,
+                                                  seed, lineage)
         return self._predictors[key]
 
     def _compare(self, candidates: list[Program], currents: list[Program], current_fitness: list[float | None],
-                 predictor: guide.Predictor | None, rng: np.random.Generator) -> tuple[np.ndarray, list[float | None]]:
+                 predictor: guide.AnyPredictor | None, rng: np.random.Generator) -> tuple[np.ndarray, list[float | None]]:
         """P(candidate better than current) per pair, and the candidates' true fitness (oracle only)."""
         kind = self.config.predictor
         if kind == "random":
@@ -423,7 +442,7 @@ class GuidedEvolution:
         return predictor.compare(candidates, currents), [None] * len(candidates)
 
     def _screen(self, parents: list[Program], parent_fitness: list[float], first: list[Program],
-                predictor: guide.Predictor | None, rng: np.random.Generator,
+                predictor: guide.AnyPredictor | None, rng: np.random.Generator,
                 seen: Seen | None = None) -> tuple[list[Program], list[bool], dict[str, int]]:
         """Screens every slot: the chosen candidate per slot, whether it was accepted, and counts.
 
@@ -436,7 +455,7 @@ class GuidedEvolution:
         return self._screen_chained(parents, parent_fitness, first, predictor, rng, seen)
 
     def _screen_at_once(self, parents: list[Program], parent_fitness: list[float], first: list[Program],
-                        predictor: guide.Predictor | None, rng: np.random.Generator,
+                        predictor: guide.AnyPredictor | None, rng: np.random.Generator,
                         seen: Seen | None) -> tuple[list[Program], list[bool], dict[str, int]]:
         """One mutation per slot: all ``max_tries`` candidates (the base searcher's child, then fresh
         mutations of the parent) rated against the parent in ONE batched comparison.
@@ -478,7 +497,7 @@ class GuidedEvolution:
         return chosen, accepted, counts
 
     def _screen_chained(self, parents: list[Program], parent_fitness: list[float], first: list[Program],
-                        predictor: guide.Predictor | None, rng: np.random.Generator,
+                        predictor: guide.AnyPredictor | None, rng: np.random.Generator,
                         seen: Seen | None) -> tuple[list[Program], list[bool], dict[str, int]]:
         """Chained mutations (``max_accepted > 1``), in lock-step rounds: one batched comparison per
         round, each accepted candidate becoming the program the next one is screened against."""
@@ -552,9 +571,21 @@ def _lineage(entries: list[list]) -> list[tuple[int, int]]:
     return [(k, row[e[3]]) for k, e in enumerate(entries) if len(e) > 3 and e[3] in row]
 
 
+def _probe_points(space: SearchSpace, probes: int, inputs: Mapping[str, np.ndarray] | None) -> np.ndarray:
+    """``[n_inputs, K]`` points for the nearest look-up: the first ``probes`` of the study's fingerprint
+    inputs (the domain's own input statistics) when given, else standard-normal ones."""
+    guide.nearest.check_space(space)
+    if inputs is None:
+        return guide.Featurizer(space, probes).probe_inputs[: len(space.inputs)]
+    rows = [np.asarray(inputs[name], np.float64).reshape(-1) for name, _ in space.inputs]
+    k = min(probes, *(len(r) for r in rows))
+    return np.stack([r[:k] for r in rows])
+
+
 def make_guided(space: SearchSpace, config: GuidedConfig, fitness_floor: float = 0.0,
-                fresh: FreshProgram | None = None, fingerprint: Fingerprint | None = None) -> GuidedEvolution:
-    return GuidedEvolution(space, config, fitness_floor, fresh=fresh, fingerprint=fingerprint)
+                fresh: FreshProgram | None = None, fingerprint: Fingerprint | None = None,
+                inputs: Mapping[str, np.ndarray] | None = None) -> GuidedEvolution:
+    return GuidedEvolution(space, config, fitness_floor, fresh=fresh, fingerprint=fingerprint, inputs=inputs)
 
 
 register("guided", GuidedConfig, make_guided, uses_fingerprint=True)

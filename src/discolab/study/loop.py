@@ -334,11 +334,15 @@ def _make_searcher(config: StudyConfig, domain: Domain) -> search.Searcher:
 
     A searcher that screens candidates gets the study's own fingerprint (the domain's inputs, the
     batch padded as the study pads it), so what it rejects as a known function is what the study
-    would have deduped.
+    would have deduped, and those inputs (where a look-up compares what programs compute).
     """
     fresh = getattr(domain, "random_program", None)
-    return search.make(config.searcher.name, domain.space, config.searcher_config(), domain.fitness_floor,
-                       fresh=fresh, fingerprint=study_fingerprint(config, domain))
+    try:
+        return search.make(config.searcher.name, domain.space, config.searcher_config(), domain.fitness_floor,
+                           fresh=fresh, fingerprint=study_fingerprint(config, domain),
+                           inputs=domain.fingerprint_inputs())
+    except ValueError as err:  # options valid alone that this domain's space cannot serve
+        raise ConfigError(f"searcher {config.searcher.name!r} on domain {config.domain.name!r}: {err}") from None
 
 
 def study_fingerprint(config: StudyConfig, domain: Domain) -> Fingerprint:

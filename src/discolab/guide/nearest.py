@@ -1,0 +1,131 @@
+"""A predictor with no training: the archive's scores looked up by what a program computes.
+
+Two programs that compute nearly the same function score nearly the same, whatever
+their graphs look like. :func:`fit_nearest` keeps each archive program's output at
+fixed probe inputs, scaled to unit length (a rule's overall scale is what a step-size
+sweep absorbs), and predicts a program's score as the similarity-weighted mean score of
+the ``neighbours`` archive programs whose outputs point most nearly the same way
+(cosine similarity; only positive similarities weigh). Not in the paper: a baseline
+that tells how much of a learned screen a functional look-up already gives, and a
+screen cheap enough to refit after every batch (a fit is a matrix of outputs, with
+no compile).
+
+It runs programs on the host (:func:`discolab.graph.interpret_host.interpret_host`),
+so it needs a space of one value type whose ops all have numpy forms.
+
+Example:
+    >>> from discolab.graph import Program, SearchSpace
+    >>> space = SearchSpace(inputs=(("x0", "float"),), ops=("add", "mul", "sin"), constants=(2.0,), max_nodes=4)
+    >>> double = Program.from_nodes([("add", [0, 0])])          # x + x
+    >>> sine = Program.from_nodes([("sin", [0])])
+    >>> twice = Program.from_nodes([("mul", [1, 0])])           # 2 * x: the same function as x + x
+    >>> points = np.linspace(-2.0, 2.0, 16)[None, :]
+    >>> predictor = fit_nearest(space, [double, sine], [3.0, 1.0], points)
+    >>> predictor.predict([twice]).tolist()
+    [3.0]
+    >>> bool(predictor.compare([twice], [sine])[0] > 0.5)
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from discolab.graph import Program, SearchSpace, encode
+from discolab.graph.interpret_host import interpret_host, missing_host_ops, runs_on_host
+
+#: Score differences are divided by this share of the archive's score spread before the sigmoid:
+#: only the order and the 0.5 threshold matter to a screen, the scale just keeps P readable.
+TEMPERATURE_SHARE = 0.1
+
+
+def check_space(space: SearchSpace) -> None:
+    """Raises ValueError naming the problem when ``space`` cannot be run on the host."""
+    if not runs_on_host(space):
+        missing = missing_host_ops(space)
+        raise ValueError(
+            "predictor 'nearest' runs programs on the host: it needs a space of one value type whose ops "
+            "all have numpy forms" + (f" (ops without one: {missing})" if missing else " (this space mixes types)"))
+
+
+def directions(space: SearchSpace, programs: Sequence[Program], points: np.ndarray) -> np.ndarray:
+    """``[len(programs), K]``: each program's output at the points, scaled to unit length.
+
+    ``points`` is ``[n_inputs, K]`` (the space's inputs in order). Non-finite outputs count as
+    zero where NaN and as +-1e30 where infinite; an all-zero output stays zero (it is near nothing).
+    """
+    if not programs:
+        return np.zeros((0, points.shape[1]))
+    inputs = {name: np.asarray(points[k], np.float64) for k, (name, _) in enumerate(space.inputs)}
+    with np.errstate(all="ignore"):
+        out = np.asarray(interpret_host(space, encode(list(programs), space), inputs), np.float64)
+    out = np.nan_to_num(out, nan=0.0, posinf=1e30, neginf=-1e30)
+    out = out / np.abs(out).max(axis=1, keepdims=True).clip(min=1e-300)  # no overflow in the norm
+    norm = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.where(norm > 0, out / np.where(norm > 0, norm, 1.0), 0.0)
+
+
+@dataclasses.dataclass
+class NearestPredictor:
+    """Predicted scores and pair probabilities from the archive's outputs; :attr:`seconds` is its time."""
+
+    space: SearchSpace
+    points: np.ndarray
+    archive: np.ndarray  # [N, K] unit outputs
+    fitness: np.ndarray  # [N]
+    neighbours: int
+    temperature: float
+    seconds: float = 0.0
+    final_loss: float | None = None  # nothing is trained
+
+    def predict(self, programs: Sequence[Program]) -> np.ndarray:
+        """The similarity-weighted mean score of each program's nearest archive programs."""
+        if not programs:
+            return np.zeros(0)
+        start = time.perf_counter()
+        similarity = directions(self.space, programs, self.points) @ self.archive.T
+        k = min(self.neighbours, similarity.shape[1])
+        top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        weight = np.maximum(np.take_along_axis(similarity, top, axis=1), 0.0)
+        total = weight.sum(axis=1)
+        mean = self.fitness.mean()
+        scores = np.where(total > 0, (self.fitness[top] * weight).sum(axis=1) / np.where(total > 0, total, 1.0), mean)
+        self.seconds += time.perf_counter() - start
+        return scores
+
+    def compare(self, a: Sequence[Program], b: Sequence[Program]) -> np.ndarray:
+        """``P(a[i] is better than b[i])``: a sigmoid of the predicted score difference."""
+        if len(a) != len(b):
+            raise ValueError(f"compare: {len(a)} programs against {len(b)}")
+        if not a:
+            return np.zeros(0)
+        both = self.predict(list(a) + list(b))
+        margin = (both[: len(a)] - both[len(a):]) / self.temperature
+        return 1.0 / (1.0 + np.exp(-np.clip(margin, -50.0, 50.0)))
+
+
+def fit_nearest(space: SearchSpace, programs: Sequence[Program], fitness: Sequence[float], points: np.ndarray,
+                neighbours: int = 1) -> NearestPredictor:
+    """Keeps the archive's unit outputs at ``points`` (``[n_inputs, K]``) and their finite fitness."""
+    check_space(space)
+    points = np.asarray(points, np.float64)
+    if points.ndim != 2 or points.shape[0] != len(space.inputs) or points.shape[1] < 1:
+        raise ValueError(f"fit_nearest: points must be [n_inputs={len(space.inputs)}, K >= 1], got {points.shape}")
+    if len(programs) != len(fitness) or not programs:
+        raise ValueError(f"fit_nearest: {len(programs)} programs but {len(fitness)} fitness values (need >= 1)")
+    if neighbours < 1:
+        raise ValueError(f"fit_nearest: neighbours must be >= 1, got {neighbours}")
+    f = np.asarray(fitness, np.float64)
+    if not np.isfinite(f).all():
+        raise ValueError("fit_nearest: fitness must be finite (failed programs count as the floor)")
+    start = time.perf_counter()
+    archive = directions(space, programs, points)
+    spread = float(f.std())
+    predictor = NearestPredictor(space, points, archive, f, neighbours,
+                                 temperature=TEMPERATURE_SHARE * spread if spread > 0 else 1.0)
+    predictor.seconds = time.perf_counter() - start
+    return predictor

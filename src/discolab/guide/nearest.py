@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from discolab.graph import Program, SearchSpace, encode
 from discolab.graph.interpret_host import interpret_host, missing_host_ops, runs_on_host
+from discolab.guide.features import Featurizer
 
 #: Score differences are divided by this share of the archive's score spread before the sigmoid:
 #: only the order and the 0.5 threshold matter to a screen, the scale just keeps P readable.
@@ -50,6 +51,17 @@ def check_space(space: SearchSpace) -> None:
         raise ValueError(
             "predictor 'nearest' runs programs on the host: it needs a space of one value type whose ops "
             "all have numpy forms" + (f" (ops without one: {missing})" if missing else " (this space mixes types)"))
+
+
+def probe_points(space: SearchSpace, probes: int, inputs: Mapping[str, np.ndarray] | None) -> np.ndarray:
+    """``[n_inputs, K]`` points: the first ``probes`` values of each of ``inputs`` (a study passes its
+    fingerprint inputs, the domain's own input statistics), else ``probes`` standard-normal ones."""
+    check_space(space)
+    if inputs is None:
+        return Featurizer(space, probes).probe_inputs[: len(space.inputs)]
+    rows = [np.asarray(inputs[name], np.float64).reshape(-1) for name, _ in space.inputs]
+    k = min(probes, *(len(r) for r in rows))
+    return np.stack([r[:k] for r in rows])
 
 
 def directions(space: SearchSpace, programs: Sequence[Program], points: np.ndarray) -> np.ndarray:

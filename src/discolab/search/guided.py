@@ -236,7 +236,8 @@ class GuidedEvolution:
         base_options = {k: v for k, v in config.base.items() if k != "name"}
         self.base = search_base.make(config.base["name"], space, base_options, fitness_floor, fresh=fresh)
         # A space the predictor cannot read fails here, before any search.
-        self._points = _probe_points(space, config.probes, inputs) if config.predictor == "nearest" else None
+        self._points = guide.nearest.probe_points(space, config.probes, inputs) if config.predictor == "nearest" \
+            else None
         if config.probes and self._points is None:
             guide.Featurizer(space, config.probes)
         self._predictors: dict[str, guide.AnyPredictor] = {}  # in-memory only: a function of the state
@@ -569,17 +570,6 @@ def _lineage(entries: list[list]) -> list[tuple[int, int]]:
     """``(child, parent)`` index pairs among archive entries (``[id, json, fitness, parent_id]``)."""
     row = {e[0]: k for k, e in enumerate(entries)}
     return [(k, row[e[3]]) for k, e in enumerate(entries) if len(e) > 3 and e[3] in row]
-
-
-def _probe_points(space: SearchSpace, probes: int, inputs: Mapping[str, np.ndarray] | None) -> np.ndarray:
-    """``[n_inputs, K]`` points for the nearest look-up: the first ``probes`` of the study's fingerprint
-    inputs (the domain's own input statistics) when given, else standard-normal ones."""
-    guide.nearest.check_space(space)
-    if inputs is None:
-        return guide.Featurizer(space, probes).probe_inputs[: len(space.inputs)]
-    rows = [np.asarray(inputs[name], np.float64).reshape(-1) for name, _ in space.inputs]
-    k = min(probes, *(len(r) for r in rows))
-    return np.stack([r[:k] for r in rows])
 
 
 def make_guided(space: SearchSpace, config: GuidedConfig, fitness_floor: float = 0.0,

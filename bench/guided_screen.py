@@ -22,7 +22,9 @@ directly, on data a real regularized-evolution study produced:
 
 A setting ``{"baseline": "nearest_function", "neighbours": 1, "points": 48}`` scores a baseline with
 no training instead (:func:`discolab.guide.fit_nearest`: the archive's scores looked up by what a program
-computes at the domain's input statistics), to tell how much of the screen a functional look-up gives.
+computes at the domain's input statistics), to tell how much of the screen a functional look-up gives;
+``"points_from": "training"`` (with ``"points_seed"``) compares outputs at ``(g, m, v)`` triples seen while
+Adam trains the optimizer domain's tasks instead (``bench/guided_variants.py``).
 
 Usage::
 
@@ -160,9 +162,14 @@ def baseline_ratings(data: dict[str, Any], setting: dict[str, Any], domain: Any,
     from discolab.search.repeats import decoded
 
     f = point["fit_at"]
-    inputs = domain.fingerprint_inputs()
-    points = np.stack([np.asarray(inputs[name][: int(setting.get("points", 48))], np.float64)
-                       for name, _ in domain.space.inputs])
+    k = int(setting.get("points", 48))
+    if setting.get("points_from", "fingerprint") == "training":  # (g, m, v) seen while Adam trains the tasks
+        from guided_variants import training_statistics
+
+        points = training_statistics(k, seed=int(setting.get("points_seed", 0)))
+    else:
+        inputs = domain.fingerprint_inputs()
+        points = np.stack([np.asarray(inputs[name][:k], np.float64) for name, _ in domain.space.inputs])
     start = time.perf_counter()
     model = guide.fit_nearest(domain.space, [decoded(j) for j in data["programs"][:f]], data["fitness"][:f],
                               points, int(setting.get("neighbours", 1)))

@@ -25,6 +25,8 @@ no training instead (:func:`discolab.guide.fit_nearest`: the archive's scores lo
 computes at the domain's input statistics), to tell how much of the screen a functional look-up gives;
 ``"points_from": "training"`` (with ``"points_seed"``) compares outputs at ``(g, m, v)`` triples seen while
 Adam trains the optimizer domain's tasks instead (``bench/guided_variants.py``).
+A setting ``{"ensemble": {...PredictorConfig fields...}}`` averages that GNN's P(child > parent) with the
+look-up's (one nearest program, the domain's 48 input points).
 
 Usage::
 
@@ -188,7 +190,8 @@ def score(data: dict[str, Any], setting: dict[str, Any], seed: int) -> dict[str,
 
     domain = parse_config(data["config"]).make_domain()
     space: SearchSpace = domain.space
-    fields = {**BASE_PREDICTOR, **setting}
+    ensemble = setting.get("ensemble")  # GNN fields: its P averaged with the nearest-function look-up's
+    fields = {**BASE_PREDICTOR, **(ensemble if ensemble is not None else setting)}
     baseline = "baseline" in setting
     if fields.get("probe_points") == "domain":  # the domain's own input statistics (its fingerprint inputs)
         inputs = domain.fingerprint_inputs()
@@ -214,6 +217,10 @@ def score(data: dict[str, Any], setting: dict[str, Any], seed: int) -> dict[str,
             start = time.perf_counter()
             p = predictor.compare(pairs_a, pairs_b)
             infer_s, final_loss = time.perf_counter() - start, predictor.final_loss
+            if ensemble is not None:
+                looked_up, look_s = baseline_ratings(data, {"baseline": "nearest_function", "neighbours": 1},
+                                                     domain, point)
+                p, fit_s = (np.asarray(p) + looked_up) / 2.0, fit_s + look_s
         truth_c = np.array([x for xs in point["candidate_fitness"] for x in xs])
         truth_p = np.array([point["parent_fitness"][s] for s, kids in enumerate(point["candidates"]) for _ in kids])
         differ = truth_c != truth_p

@@ -17,6 +17,10 @@ of the screen of ``bench/guided.py optimizer --arms nearest --guide BASE``:
 - ``trainpoints``: the look-up compares outputs at ``(g, m, v)`` triples seen
   while Adam trains the domain's tasks (real scales: g about 1e-2, v about
   1e-4) instead of the domain's fingerprint inputs;
+- ``ensemble``: the look-up's P(child > parent) averaged with a GNN
+  discriminator's (probes 16, 300 steps), the GNN refitted every 256
+  evaluations on the archive told before then (the best pair offline,
+  ``bench/guided_screen.py``);
 - ``chain2``: the paper's hill-climbing reading: the first accepted candidate
   becomes the program the next one is screened against, up to 2 accepted
   mutations per slot (``pick = "first"``, ``max_accepted = 2``).
@@ -55,6 +59,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "scaledup": {"scaledup": 1e-6},
     "trainpoints": {"trainpoints": 48},
     "chain2": {"guide": {"pick": "first", "max_accepted": 2}},
+    "ensemble": {"ensemble": {"probes": 16, "train_steps": 300}, "ensemble_every": 256},
 }
 
 
@@ -92,6 +97,24 @@ def training_statistics(points: int, seed: int = 0, tasks: tuple[str, ...] = ("t
     return np.stack(columns, axis=1).astype(np.float64)
 
 
+def guided_screen_base() -> dict[str, Any]:
+    """The GNN settings of the optimizer search (``bench/guided_screen.py``'s base)."""
+    from guided_screen import BASE_PREDICTOR
+
+    return dict(BASE_PREDICTOR)
+
+
+class Averaged:
+    """Two predictors' P(a > b), averaged; ``final_loss`` is the GNN's."""
+
+    def __init__(self, look: Any, gnn: Any):
+        self.look, self.gnn = look, gnn
+        self.final_loss = gnn.final_loss
+
+    def compare(self, a: Any, b: Any) -> np.ndarray:
+        return (np.asarray(self.look.compare(a, b)) + np.asarray(self.gnn.compare(a, b))) / 2.0
+
+
 def register_variant(name: str, options: dict[str, Any]) -> str:
     """Registers guided evolution with one screen change (``options``) as searcher ``guided_<name>``."""
     from discolab import search
@@ -119,8 +142,31 @@ def register_variant(name: str, options: dict[str, Any]) -> str:
                 proposals = screened
             return super()._screen_proposals(state, proposals, parents, rng, last_ask, seen, fallback)
 
+        def _predictor(self, state):  # type: ignore[no-untyped-def]
+            look = super()._predictor(state)
+            if look is None or not options.get("ensemble"):
+                return look
+            every = options["ensemble_every"]
+            gnn_at = state["fit_at"] // every * every
+            if gnn_at < every:
+                return look
+            key = f"{state['seed']}:{gnn_at}"
+            gnns = self.__dict__.setdefault("_gnns", {})  # apart from the look-ups' small cache
+            if key not in gnns:
+                start = state["archive_start"]
+                entries = state["archive"][max(0, gnn_at - self.config.archive_size - start): gnn_at - start]
+                from discolab import guide
+                from discolab.search.guided import _decode, _lineage
+
+                config = guide.PredictorConfig(**{**guided_screen_base(), **options["ensemble"]})
+                gnns[key] = guide.fit(self.space, config, [_decode(e[1]) for e in entries],
+                                      [e[2] for e in entries], state["seed"], _lineage(entries))
+            return Averaged(look, gnns[key])
+
         def _compare(self, candidates, currents, current_fitness, predictor, rng):  # type: ignore[no-untyped-def]
             p, truth = super()._compare(candidates, currents, current_fitness, predictor, rng)
+            if isinstance(predictor, Averaged):
+                predictor = predictor.look
             if predictor is not None and options.get("scaledup"):
                 nearest = (directions(self.space, candidates, predictor.points) @ predictor.archive.T).max(axis=1)
                 p = np.where(nearest >= 1.0 - options["scaledup"], 0.0, p)

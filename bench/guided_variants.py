@@ -117,15 +117,16 @@ class Averaged:
 
 def register_variant(name: str, options: dict[str, Any]) -> str:
     """Registers guided evolution with one screen change (``options``) as searcher ``guided_<name>``."""
-    from discolab import search
+    from discolab import guide, search
     from discolab.guide.nearest import directions
-    from discolab.search.guided import GuidedConfig, GuidedEvolution, Proposal
+    from discolab.search.guided import GuidedConfig, GuidedEvolution, Proposal, _decode, _lineage
 
     searcher = f"guided_{name}"
 
     class Variant(GuidedEvolution):
         def __init__(self, *args: Any, **kwargs: Any):
             super().__init__(*args, **kwargs)
+            self._gnns: dict[str, Any] = {}  # ensemble: GNN fits by (seed, fit point), apart from the look-ups'
             if options.get("trainpoints"):
                 self._points = training_statistics(options["trainpoints"])
 
@@ -151,17 +152,13 @@ def register_variant(name: str, options: dict[str, Any]) -> str:
             if gnn_at < every:
                 return look
             key = f"{state['seed']}:{gnn_at}"
-            gnns = self.__dict__.setdefault("_gnns", {})  # apart from the look-ups' small cache
-            if key not in gnns:
+            if key not in self._gnns:
                 start = state["archive_start"]
                 entries = state["archive"][max(0, gnn_at - self.config.archive_size - start): gnn_at - start]
-                from discolab import guide
-                from discolab.search.guided import _decode, _lineage
-
                 config = guide.PredictorConfig(**{**guided_screen_base(), **options["ensemble"]})
-                gnns[key] = guide.fit(self.space, config, [_decode(e[1]) for e in entries],
-                                      [e[2] for e in entries], state["seed"], _lineage(entries))
-            return Averaged(look, gnns[key])
+                self._gnns[key] = guide.fit(self.space, config, [_decode(e[1]) for e in entries],
+                                            [e[2] for e in entries], state["seed"], _lineage(entries))
+            return Averaged(look, self._gnns[key])
 
         def _compare(self, candidates, currents, current_fitness, predictor, rng):  # type: ignore[no-untyped-def]
             p, truth = super()._compare(candidates, currents, current_fitness, predictor, rng)

@@ -25,6 +25,11 @@ of the screen of ``bench/guided.py optimizer --arms nearest --guide BASE``:
   becomes the program the next one is screened against, up to 2 accepted
   mutations per slot (``pick = "first"``, ``max_accepted = 2``).
 
+The look-up's variants replay exactly anywhere; ``ensemble`` replays only on
+the same number of cores (a GNN fit's float reductions on the CPU depend on
+XLA's thread count: seed 3 reached the target at 358 evaluations pinned to
+one core, at 344 on two), so pin it to one core as below.
+
 Usage (the runs quoted in docs/reproductions.md, Guided evolution)::
 
     taskset -c 0 .venv/bin/python bench/guided_variants.py fresh --first-seed 0 --seeds 15 --out /tmp/v_a.json

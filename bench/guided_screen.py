@@ -25,6 +25,9 @@ no training instead (:func:`discolab.guide.fit_nearest`: the archive's scores lo
 computes at the domain's input statistics), to tell how much of the screen a functional look-up gives;
 ``"points_from": "training"`` (with ``"points_seed"``) compares outputs at ``(g, m, v)`` triples seen while
 Adam trains the optimizer domain's tasks instead (``bench/guided_variants.py``).
+A setting ``{"baseline": "low_fidelity", "steps": 30}`` rates candidates by a cheaper evaluation instead
+(every parent and candidate trained for 30 of the 300 steps; ``"funnel": k`` trains only the look-up's top
+``k`` of each parent's candidates), to tell whether the screen's question yields to a short run.
 A setting ``{"ensemble": {...PredictorConfig fields...}}`` averages that GNN's P(child > parent) with the
 look-up's (one nearest program, the domain's 48 input points).
 
@@ -158,8 +161,11 @@ def baseline_ratings(data: dict[str, Any], setting: dict[str, Any], domain: Any,
                      ) -> tuple[np.ndarray, float]:
     """The ``nearest_function`` baseline (:func:`discolab.guide.fit_nearest` at the domain's own input
     statistics, its fingerprint inputs): P(child > parent) as the searcher asks it, and the seconds."""
+    if setting["baseline"] == "low_fidelity":
+        return low_fidelity_ratings(data, setting, domain, point)
     if setting["baseline"] != "nearest_function":
-        raise SystemExit(f"setting baseline {setting['baseline']!r}: the only baseline is 'nearest_function'")
+        raise SystemExit(f"setting baseline {setting['baseline']!r}: the baselines are 'nearest_function' and "
+                         "'low_fidelity'")
     from discolab import guide
     from discolab.search.repeats import decoded
 
@@ -179,6 +185,43 @@ def baseline_ratings(data: dict[str, Any], setting: dict[str, Any], domain: Any,
     parents = [decoded(data["programs"][point["parents"][s]]) for s, kids in enumerate(point["candidates"])
                for _ in kids]
     return model.compare(children, parents), time.perf_counter() - start  # as the searcher asks it
+
+
+_LOW_FIDELITY_DOMAINS: dict[str, Any] = {}
+
+
+def low_fidelity_ratings(data: dict[str, Any], setting: dict[str, Any], domain: Any, point: dict[str, Any],
+                         ) -> tuple[np.ndarray, float]:
+    """The ``low_fidelity`` baseline: every parent and candidate trained for ``steps`` of the domain's steps
+    (one call per 256 programs) and rated ``0.5 + (child - parent) / 4`` on that cheaper score (monotone,
+    so the pick is the child the short run rates best); with ``"funnel": k`` only the look-up's top ``k`` of
+    each parent's candidates are trained (the rest rated -1). The seconds include the short runs."""
+    from discolab.search.repeats import decoded
+    from discolab.study.config import parse_config
+
+    cheap_config = json.loads(json.dumps(data["config"]))
+    cheap_config["domain"].update({"steps": int(setting["steps"]), "program_batch": 256})
+    key = json.dumps(cheap_config, sort_keys=True)
+    if key not in _LOW_FIDELITY_DOMAINS:  # built once per setting: its Adam reference and compile not timed
+        _LOW_FIDELITY_DOMAINS[key] = parse_config(cheap_config).make_domain()
+    cheap = _LOW_FIDELITY_DOMAINS[key]
+    funnel = setting.get("funnel")
+    looked_up, look_s = (baseline_ratings(data, {"baseline": "nearest_function"}, domain, point)
+                         if funnel else (None, 0.0))
+    start = time.perf_counter()
+    parents = [decoded(data["programs"][p]) for p in point["parents"]]
+    chosen, cursor = [], 0  # (parent index, candidate's flat index) of every candidate to train
+    for s, kids in enumerate(point["candidates"]):
+        order = range(len(kids)) if not funnel else np.argsort(-looked_up[cursor:cursor + len(kids)],
+                                                               kind="stable")[:int(funnel)]
+        chosen += [(s, cursor + int(i)) for i in order]
+        cursor += len(kids)
+    flat_kids = [decoded(c) for kids in point["candidates"] for c in kids]
+    scores = [e.fitness for e in cheap.evaluate(parents + [flat_kids[i] for _, i in chosen])]
+    ratings = np.full(cursor, -1.0)  # a candidate the funnel did not train ranks below every trained one
+    for (s, i), child_score in zip(chosen, scores[len(parents):]):
+        ratings[i] = 0.5 + (child_score - scores[s]) / 4.0  # fitness lies in [0, 2]
+    return ratings, time.perf_counter() - start + look_s
 
 
 def score(data: dict[str, Any], setting: dict[str, Any], seed: int) -> dict[str, Any]:

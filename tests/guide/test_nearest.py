@@ -1,4 +1,4 @@
-"""The nearest-function look-up: twins share a score, it orders by function, it refuses what it cannot run."""
+"""The nearest-function look-up: twins share a score in any single-program space, it orders by function."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import pytest
 
 from discolab import guide
 from discolab.graph import Program, SearchSpace, random_program
+from discolab.graph.composite import CompositeSpace
+from discolab.graph.fingerprint import random_inputs
 
 SPACE = SearchSpace(inputs=(("x0", "float"),), ops=("add", "sub", "mul", "sin", "cos"), constants=(1.0,),
                     max_nodes=8)
@@ -50,12 +52,28 @@ def test_diverging_and_constant_outputs_are_scored_without_error():
     assert np.isfinite(scores).all() and scores[0] == 1.0
 
 
-@pytest.mark.parametrize("space, pattern", [
-    (SearchSpace(inputs=(("x0", "float"),), ops=("add", "argmax_a"), max_nodes=4), "nearest"),
-])
-def test_a_space_it_cannot_run_is_refused_with_a_message(space, pattern):
-    with pytest.raises((ValueError, KeyError), match=pattern):
-        guide.fit_nearest(space, [Program.from_nodes([("add", [0, 0])])], [1.0], POINTS)
+def test_a_space_of_several_types_is_looked_up_at_its_fingerprint_inputs():
+    # Q-value lists, an action and floats, as in the DQN losses: the jitted interpreter runs what numpy cannot.
+    space = SearchSpace(inputs=(("q", "list"), ("a", "action"), ("r", "float")),
+                        ops=("add", "mul", "max_a", "select"), constants=(0.5,), max_nodes=6)
+    points = guide.nearest.probe_points(space, 8, random_inputs(space, n=10))
+    assert isinstance(points, dict) and points["q"].shape == (8, 4) and points["r"].shape == (8,)
+    q_max_plus_r = Program.from_nodes([("max_a", [0]), ("add", [4, 2])])   # max_a q + r
+    r_plus_q_max = Program.from_nodes([("max_a", [0]), ("add", [2, 4])])   # r + max_a q: the same function
+    q_of_a = Program.from_nodes([("select", [0, 1])])                      # q[a]
+    predictor = guide.fit_nearest(space, [q_max_plus_r, q_of_a], [2.0, -1.0], points)
+    assert predictor.predict([r_plus_q_max, q_of_a]).tolist() == [2.0, -1.0]
+    assert predictor.compare([r_plus_q_max], [q_of_a])[0] > 0.99
+    with pytest.raises(ValueError, match="mapping"):
+        guide.fit_nearest(space, [q_of_a], [1.0], np.zeros((3, 8)))
+    with pytest.raises(ValueError, match="fingerprint inputs"):
+        guide.nearest.probe_points(space, 8, None)
+
+
+def test_a_composite_space_is_refused_with_a_message():
+    space = CompositeSpace((("actor", SPACE), ("critic", SPACE)))
+    with pytest.raises(ValueError, match="composite space .*actor, critic"):
+        guide.nearest.probe_points(space, 8, None)
 
 
 def test_bad_points_and_fitness_are_named():

@@ -7,11 +7,12 @@ sweep absorbs), and predicts a program's score as the similarity-weighted mean s
 the ``neighbours`` archive programs whose outputs point most nearly the same way
 (cosine similarity; only positive similarities weigh). Not in the paper: a baseline
 that tells how much of a learned screen a functional look-up already gives, and a
-screen cheap enough to refit after every batch (a fit is a matrix of outputs, with
-no compile).
+screen cheap enough to refit after every batch (a fit is a matrix of outputs).
 
-It runs programs on the host (:func:`discolab.graph.interpret_host.interpret_host`),
-so it needs a space of one value type whose ops all have numpy forms.
+A space of one value type whose ops all have numpy forms (regression, update rules)
+runs on the host (:func:`discolab.graph.interpret_host.interpret_host`), with no
+compile; any other single-program space (the DQN losses' Q-value lists and actions)
+runs through the jitted interpreter at the study's fingerprint inputs.
 
 Example:
     >>> from discolab.graph import Program, SearchSpace
@@ -35,8 +36,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from discolab.graph import Program, SearchSpace, encode
-from discolab.graph.interpret_host import interpret_host, missing_host_ops, runs_on_host
+from discolab.graph import Program, SearchSpace, composite, encode
+from discolab.graph.interpret import batched_interpreter
+from discolab.graph.interpret_host import interpret_host, runs_on_host
 from discolab.guide.features import Featurizer
 
 #: Score differences are divided by this share of the archive's score spread before the sigmoid:
@@ -44,19 +46,29 @@ from discolab.guide.features import Featurizer
 TEMPERATURE_SHARE = 0.1
 
 
+#: Points a look-up compares outputs at: ``[n_inputs, K]`` values of a one-type space's inputs, or, for
+#: any space, a mapping of each input's name to ``K`` samples (a LIST input's are ``[K, actions]``).
+Points = np.ndarray | Mapping[str, np.ndarray]
+
+
 def check_space(space: SearchSpace) -> None:
-    """Raises ValueError naming the problem when ``space`` cannot be run on the host."""
-    if not runs_on_host(space):
-        missing = missing_host_ops(space)
-        raise ValueError(
-            "predictor 'nearest' runs programs on the host: it needs a space of one value type whose ops "
-            "all have numpy forms" + (f" (ops without one: {missing})" if missing else " (this space mixes types)"))
+    """Raises ValueError naming the problem when the look-up cannot read ``space``'s programs."""
+    if composite.is_composite(space):
+        raise ValueError("predictor 'nearest' compares one program's outputs; a composite space (a tuple of "
+                         f"programs per candidate: {', '.join(space.names)}) is not supported")
 
 
-def probe_points(space: SearchSpace, probes: int, inputs: Mapping[str, np.ndarray] | None) -> np.ndarray:
-    """``[n_inputs, K]`` points: the first ``probes`` values of each of ``inputs`` (a study passes its
-    fingerprint inputs, the domain's own input statistics), else ``probes`` standard-normal ones."""
+def probe_points(space: SearchSpace, probes: int, inputs: Mapping[str, np.ndarray] | None) -> Points:
+    """The first ``probes`` samples of ``inputs`` (a study passes its fingerprint inputs, the domain's own
+    input statistics), else ``probes`` standard-normal points: ``[n_inputs, K]`` for a space the host
+    interpreter runs, a mapping of input name to samples for the others (several value types)."""
     check_space(space)
+    if not runs_on_host(space):
+        if inputs is None:
+            raise ValueError("predictor 'nearest' on a space of several value types compares outputs at the "
+                             "study's fingerprint inputs; none were passed")
+        k = min(probes, *(len(np.asarray(inputs[name])) for name, _ in space.inputs))
+        return {name: np.asarray(inputs[name])[:k] for name, _ in space.inputs}
     if inputs is None:
         return Featurizer(space, probes).probe_inputs[: len(space.inputs)]
     rows = [np.asarray(inputs[name], np.float64).reshape(-1) for name, _ in space.inputs]
@@ -64,17 +76,35 @@ def probe_points(space: SearchSpace, probes: int, inputs: Mapping[str, np.ndarra
     return np.stack([r[:k] for r in rows])
 
 
-def directions(space: SearchSpace, programs: Sequence[Program], points: np.ndarray) -> np.ndarray:
-    """``[len(programs), K]``: each program's output at the points, scaled to unit length.
+def _as_inputs(space: SearchSpace, points: Points) -> dict[str, np.ndarray]:
+    if isinstance(points, Mapping):
+        return {name: np.asarray(points[name]) for name, _ in space.inputs}
+    return {name: np.asarray(points[k], np.float64) for k, (name, _) in enumerate(space.inputs)}
 
-    ``points`` is ``[n_inputs, K]`` (the space's inputs in order). Non-finite outputs count as
-    zero where NaN and as +-1e30 where infinite; an all-zero output stays zero (it is near nothing).
+
+def _outputs(space: SearchSpace, programs: Sequence[Program], inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``[P, K...]`` outputs: on the host where it can run the space (no compile), else through the jitted
+    interpreter, the batch padded to a power of two (at least 32) so a search compiles a few sizes only."""
+    if runs_on_host(space):
+        return np.asarray(interpret_host(space, encode(list(programs), space), inputs), np.float64)
+    size = max(32, 1 << (len(programs) - 1).bit_length())
+    encoded = encode(list(programs), space, pad_to=size)
+    return np.asarray(batched_interpreter(space, naive=True)(encoded, inputs), np.float64)[: len(programs)]
+
+
+def directions(space: SearchSpace, programs: Sequence[Program], points: Points) -> np.ndarray:
+    """``[len(programs), K]``: each program's output at the points, flattened and scaled to unit length.
+
+    ``points`` is ``[n_inputs, K]`` (the space's inputs in order) or a mapping of input name to
+    samples. Non-finite outputs count as zero where NaN and as +-1e30 where infinite; an all-zero
+    output stays zero (it is near nothing).
     """
+    inputs = _as_inputs(space, points)
     if not programs:
-        return np.zeros((0, points.shape[1]))
-    inputs = {name: np.asarray(points[k], np.float64) for k, (name, _) in enumerate(space.inputs)}
+        width = int(np.prod(np.asarray(inputs[space.inputs[0][0]]).shape[:1]))
+        return np.zeros((0, width))
     with np.errstate(all="ignore"):
-        out = np.asarray(interpret_host(space, encode(list(programs), space), inputs), np.float64)
+        out = _outputs(space, programs, inputs).reshape(len(programs), -1)
     out = np.nan_to_num(out, nan=0.0, posinf=1e30, neginf=-1e30)
     out = out / np.abs(out).max(axis=1, keepdims=True).clip(min=1e-300)  # no overflow in the norm
     norm = np.linalg.norm(out, axis=1, keepdims=True)
@@ -86,7 +116,7 @@ class NearestPredictor:
     """Predicted scores and pair probabilities from the archive's outputs; :attr:`seconds` is its time."""
 
     space: SearchSpace
-    points: np.ndarray
+    points: Points
     archive: np.ndarray  # [N, K] unit outputs
     fitness: np.ndarray  # [N]
     neighbours: int
@@ -120,13 +150,30 @@ class NearestPredictor:
         return 1.0 / (1.0 + np.exp(-np.clip(margin, -50.0, 50.0)))
 
 
-def fit_nearest(space: SearchSpace, programs: Sequence[Program], fitness: Sequence[float], points: np.ndarray,
+def fit_nearest(space: SearchSpace, programs: Sequence[Program], fitness: Sequence[float], points: Points,
                 neighbours: int = 1) -> NearestPredictor:
-    """Keeps the archive's unit outputs at ``points`` (``[n_inputs, K]``) and their finite fitness."""
+    """Keeps the archive's unit outputs at ``points`` and their finite fitness.
+
+    ``points``: ``[n_inputs, K]`` values (a space the host runs), or a mapping of every input's name to
+    ``K >= 1`` samples (any space; what :func:`probe_points` gives a space of several value types).
+    """
     check_space(space)
-    points = np.asarray(points, np.float64)
-    if points.ndim != 2 or points.shape[0] != len(space.inputs) or points.shape[1] < 1:
-        raise ValueError(f"fit_nearest: points must be [n_inputs={len(space.inputs)}, K >= 1], got {points.shape}")
+    if isinstance(points, Mapping):
+        names = [name for name, _ in space.inputs]
+        missing = [name for name in names if name not in points]
+        counts = {len(np.asarray(points[name])) for name in names if name not in missing}
+        if missing or len(counts) != 1 or min(counts) < 1:
+            raise ValueError(f"fit_nearest: points must give every input ({names}) the same number >= 1 of "
+                             f"samples; missing {missing}, counts {sorted(counts)}")
+        points = {name: np.asarray(points[name]) for name in names}
+    else:
+        points = np.asarray(points, np.float64)
+        if points.ndim != 2 or points.shape[0] != len(space.inputs) or points.shape[1] < 1:
+            raise ValueError(f"fit_nearest: points must be [n_inputs={len(space.inputs)}, K >= 1], "
+                             f"got {points.shape}")
+        if not runs_on_host(space):
+            raise ValueError("fit_nearest: a space of several value types takes points as a mapping of input "
+                             "name to samples (see probe_points)")
     if len(programs) != len(fitness) or not programs:
         raise ValueError(f"fit_nearest: {len(programs)} programs but {len(fitness)} fitness values (need >= 1)")
     if neighbours < 1:

@@ -80,14 +80,24 @@ def fingerprints(programs: Sequence[Program], space: SearchSpace, inputs: Inputs
             parts = [list(composite.zip_parts(p, space))[i][1] for p in programs]
             per_part.append(fingerprints(parts, part_space, inputs[name], pad_to=pad_to))
         return [hashlib.sha256("|".join(fps).encode()).hexdigest()[:32] for fps in zip(*per_part)]
+    return hash_rows(program_outputs(programs, space, inputs, pad_to=pad_to))
+
+
+def program_outputs(programs: Sequence[Program], space: SearchSpace, inputs: Inputs,
+                    pad_to: int | None = None) -> np.ndarray:
+    """``[len(programs), ...]`` outputs of a single-program space's programs on ``inputs``, in one call.
+
+    On the host where the host interpreter runs the space (no compile), else through the jitted
+    interpreter with the batch padded to ``pad_to``. The fingerprints and the ``nearest`` look-up
+    (:mod:`discolab.guide.nearest`) both read programs through here.
+    """
     if runs_on_host(space):
         # A few dozen points: numpy runs them in less time than one compile of the jitted interpreter takes.
-        return hash_rows(interpret_host(space, encode(programs, space), inputs))
-    encoded = encode(programs, space, pad_to=pad_to)
+        return np.asarray(interpret_host(space, encode(list(programs), space), inputs))
+    encoded = encode(list(programs), space, pad_to=pad_to)
     # Forward only: the reference interpreter is the faster one without gradients (docs/interpreter.md).
     # Host arrays go to the jitted call as they are: jnp.asarray first would add a transfer per array.
-    outputs = np.asarray(batched_interpreter(space, naive=True)(encoded, inputs))[: len(programs)]
-    return hash_rows(outputs)
+    return np.asarray(batched_interpreter(space, naive=True)(encoded, inputs))[: len(programs)]
 
 
 def hash_rows(outputs: np.ndarray) -> list[str]:

@@ -36,9 +36,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from discolab.graph import Program, SearchSpace, composite, encode
-from discolab.graph.interpret import batched_interpreter
-from discolab.graph.interpret_host import interpret_host, runs_on_host
+from discolab.graph import Program, SearchSpace, composite
+from discolab.graph.fingerprint import program_outputs
+from discolab.graph.interpret_host import runs_on_host
 from discolab.guide.features import Featurizer
 
 #: Score differences are divided by this share of the archive's score spread before the sigmoid:
@@ -82,16 +82,6 @@ def _as_inputs(space: SearchSpace, points: Points) -> dict[str, np.ndarray]:
     return {name: np.asarray(points[k], np.float64) for k, (name, _) in enumerate(space.inputs)}
 
 
-def _outputs(space: SearchSpace, programs: Sequence[Program], inputs: Mapping[str, np.ndarray]) -> np.ndarray:
-    """``[P, K...]`` outputs: on the host where it can run the space (no compile), else through the jitted
-    interpreter, the batch padded to a power of two (at least 32) so a search compiles a few sizes only."""
-    if runs_on_host(space):
-        return np.asarray(interpret_host(space, encode(list(programs), space), inputs), np.float64)
-    size = max(32, 1 << (len(programs) - 1).bit_length())
-    encoded = encode(list(programs), space, pad_to=size)
-    return np.asarray(batched_interpreter(space, naive=True)(encoded, inputs), np.float64)[: len(programs)]
-
-
 def directions(space: SearchSpace, programs: Sequence[Program], points: Points) -> np.ndarray:
     """``[len(programs), K]``: each program's output at the points, flattened and scaled to unit length.
 
@@ -104,7 +94,9 @@ def directions(space: SearchSpace, programs: Sequence[Program], points: Points) 
         width = int(np.prod(np.asarray(inputs[space.inputs[0][0]]).shape[:1]))
         return np.zeros((0, width))
     with np.errstate(all="ignore"):
-        out = _outputs(space, programs, inputs).reshape(len(programs), -1)
+        # A jitted batch is padded to a power of two (at least 32): a search compiles a few sizes only.
+        size = max(32, 1 << (len(programs) - 1).bit_length())
+        out = np.asarray(program_outputs(programs, space, inputs, pad_to=size), np.float64).reshape(len(programs), -1)
     out = np.nan_to_num(out, nan=0.0, posinf=1e30, neginf=-1e30)
     out = out / np.abs(out).max(axis=1, keepdims=True).clip(min=1e-300)  # no overflow in the norm
     norm = np.linalg.norm(out, axis=1, keepdims=True)

@@ -7,11 +7,20 @@ Pinning to one CPU stays available, opt-in, for any hang not yet understood:
 ``DISCOLAB_TEST_ONE_CPU=1 pytest`` (11.7 minutes instead of about 5 here).
 XLA sizes its thread pools when its CPU backend starts, after this file is
 imported; subprocesses inherit it.
+
+The kill-and-resume tests start fresh processes that compile the same
+programs again: the ``subprocess_env`` fixture gives them one persistent
+compilation cache for the session, in a fresh folder removed at exit (never
+the user's ``~/.cache``). The test process itself keeps the cache off: with
+it on, the whole suite ran slower (every compile is also hashed and written).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+
+import pytest
 
 import discolab  # noqa: F401  (sets XLA_FLAGS before anything starts JAX)
 
@@ -25,3 +34,14 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 
 _hypothesis_settings.register_profile("discolab", derandomize=True, print_blob=True)
 _hypothesis_settings.load_profile("discolab")
+
+
+@pytest.fixture(scope="session")
+def subprocess_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The environment for a test's subprocesses: one compilation cache shared by all of them.
+
+    The CLI reads ``DISCOLAB_CACHE_DIR``; a plain ``python -c`` child reads JAX's own variables.
+    """
+    folder = str(tmp_path_factory.mktemp("jax-cache"))
+    yield {**os.environ, "DISCOLAB_CACHE_DIR": folder, "JAX_COMPILATION_CACHE_DIR": folder,
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.1"}

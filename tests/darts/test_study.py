@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import signal
 import sqlite3
 import subprocess
@@ -179,12 +178,12 @@ def test_cli_refuses_foreign_and_missing_studies(tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_sigkilled_search_resumes_to_the_uninterrupted_alphas(tmp_path):
+def test_sigkilled_search_resumes_to_the_uninterrupted_alphas(tmp_path, subprocess_env):
     """The real CLI killed after its first checkpoint; the resumed run ends on the same state bytes."""
     config = tmp_path / "tiny.toml"
     updates = 60  # enough that the kill lands between the first and the last checkpoint
     config.write_text(_toml(ppo={"total_steps": 4 * 8 * updates}))
-    env = {**os.environ, "DISCOLAB_CACHE_DIR": "off"}
+    env = subprocess_env  # one compilation cache (tests/conftest.py): the resume compiles nothing
     cmd = [sys.executable, "-m", "discolab.cli", "darts", "search", str(config), "--quiet", "--study"]
     raw = {**TINY, "ppo": {**TINY["ppo"], "total_steps": 4 * 8 * updates}}
     cfg = DartsConfig.model_validate(raw)

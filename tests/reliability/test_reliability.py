@@ -5,7 +5,6 @@ bench/reliability_soak.py runs the same checks at soak scale (20 kills, 10,000 p
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -21,8 +20,8 @@ EVALUATIONS = 3000
 
 
 @pytest.fixture(scope="module")
-def env() -> dict[str, str]:
-    return {**os.environ, "DISCOLAB_CACHE_DIR": "off"}
+def env(subprocess_env) -> dict[str, str]:
+    return subprocess_env  # one compilation cache for the kills and resumes (tests/conftest.py)
 
 
 def test_sigkill_at_random_moments_then_resume(tmp_path, env):

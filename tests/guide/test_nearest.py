@@ -44,12 +44,34 @@ def test_it_orders_held_out_programs_by_a_functional_score():
     assert pairs > 500 and accuracy > 0.8, accuracy
 
 
+def test_value_nearness_tells_apart_formulas_that_point_the_same_way():
+    # x and 3x point the same way: a direction look-up cannot tell them apart, a value look-up can.
+    x = Program.from_nodes([("mul", [0, 1])])                        # x * 1
+    three_x = Program.from_nodes([("add", [0, 0]), ("add", [2, 0])])  # x + x + x
+    near_three_x = Program.from_nodes([("add", [0, 0]), ("add", [2, 0]), ("sub", [3, 1]), ("add", [4, 1])])
+    by_value = guide.fit_nearest(SPACE, [x, three_x], [1.0, 3.0], POINTS, nearness="value")
+    by_direction = guide.fit_nearest(SPACE, [x, three_x], [1.0, 3.0], POINTS, neighbours=2)
+    assert by_value.predict([near_three_x, x]).tolist() == [3.0, 1.0]
+    assert by_direction.predict([near_three_x]).tolist() == [2.0]  # both neighbours at cosine 1 weigh alike
+    # x + 1 sits nearer x than 3x does (distance of asinh outputs), so it takes x's score; two neighbours weigh
+    # by inverse distance, so the nearer counts more.
+    x_plus_one = Program.from_nodes([("add", [0, 1])])
+    two = guide.fit_nearest(SPACE, [x, three_x], [1.0, 3.0], POINTS, neighbours=2, nearness="value")
+    assert by_value.predict([x_plus_one]).tolist() == [1.0]
+    assert 1.0 < two.predict([x_plus_one])[0] < 2.0
+    with pytest.raises(ValueError, match="nearness"):
+        guide.fit_nearest(SPACE, [x], [1.0], POINTS, nearness="cosine")  # type: ignore[arg-type]
+
+
 def test_diverging_and_constant_outputs_are_scored_without_error():
     blowup = Program.from_nodes([("mul", [0, 0])] + [("mul", [2 + k, 2 + k]) for k in range(7)])  # x^256
     zero = Program.from_nodes([("sub", [0, 0])])
-    predictor = guide.fit_nearest(SPACE, [blowup, zero], [1.0, 0.0], POINTS)
-    scores = predictor.predict([blowup, zero, Program.from_nodes([("sin", [0])])])
-    assert np.isfinite(scores).all() and scores[0] == 1.0
+    for nearness in ("direction", "value"):
+        predictor = guide.fit_nearest(SPACE, [blowup, zero], [1.0, 0.0], POINTS, nearness=nearness)
+        scores = predictor.predict([blowup, zero, Program.from_nodes([("sin", [0])])])
+        assert np.isfinite(scores).all() and scores[0] == 1.0, nearness
+        # an all-zero output has no direction (near nothing: the archive's mean); its value is exactly zero's
+        assert scores[1] == (0.5 if nearness == "direction" else 0.0), nearness
 
 
 def test_a_space_of_several_types_is_looked_up_at_its_fingerprint_inputs():

@@ -5,7 +5,11 @@ their graphs look like. :func:`fit_nearest` keeps each archive program's output 
 fixed probe inputs, scaled to unit length (a rule's overall scale is what a step-size
 sweep absorbs), and predicts a program's score as the similarity-weighted mean score of
 the ``neighbours`` archive programs whose outputs point most nearly the same way
-(cosine similarity; only positive similarities weigh). Not in the paper: a baseline
+(cosine similarity; only positive similarities weigh). With ``nearness="value"`` the
+outputs keep their scale and offset (``asinh`` of each output, nearest by Euclidean
+distance): where a score depends on the values themselves, as a regression's error
+does, two formulas pointing the same way can score far apart (a phenotypic k-NN
+surrogate, as in surrogate-assisted genetic programming). Not in the paper: a baseline
 that tells how much of a learned screen a functional look-up already gives, and a
 screen cheap enough to refit after every batch (a fit is a matrix of outputs).
 
@@ -33,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -49,6 +54,13 @@ TEMPERATURE_SHARE = 0.1
 #: Points a look-up compares outputs at: ``[n_inputs, K]`` values of a one-type space's inputs, or, for
 #: any space, a mapping of each input's name to ``K`` samples (a LIST input's are ``[K, actions]``).
 Points = np.ndarray | Mapping[str, np.ndarray]
+
+#: How nearness is read: ``direction`` (cosine of the unit outputs; scale-free) or ``value``
+#: (Euclidean distance of ``asinh`` outputs; scale and offset count).
+Nearness = Literal["direction", "value"]
+
+#: A non-finite output counts as this value before ``asinh`` in ``value`` nearness (NaN as +).
+NON_FINITE_VALUE = 1e30
 
 
 def check_space(space: SearchSpace) -> None:
@@ -82,13 +94,8 @@ def _as_inputs(space: SearchSpace, points: Points) -> dict[str, np.ndarray]:
     return {name: np.asarray(points[k], np.float64) for k, (name, _) in enumerate(space.inputs)}
 
 
-def directions(space: SearchSpace, programs: Sequence[Program], points: Points) -> np.ndarray:
-    """``[len(programs), K]``: each program's output at the points, flattened and scaled to unit length.
-
-    ``points`` is ``[n_inputs, K]`` (the space's inputs in order) or a mapping of input name to
-    samples. Non-finite outputs count as zero where NaN and as +-1e30 where infinite; an all-zero
-    output stays zero (it is near nothing).
-    """
+def _outputs(space: SearchSpace, programs: Sequence[Program], points: Points) -> np.ndarray:
+    """``[len(programs), K]`` raw outputs (float64, non-finite kept) at ``points``, flattened."""
     inputs = _as_inputs(space, points)
     if not programs:
         width = int(np.prod(np.asarray(inputs[space.inputs[0][0]]).shape[:1]))
@@ -96,8 +103,25 @@ def directions(space: SearchSpace, programs: Sequence[Program], points: Points) 
     with np.errstate(all="ignore"):
         # A jitted batch is padded to a power of two (at least 32): a search compiles a few sizes only.
         size = max(32, 1 << (len(programs) - 1).bit_length())
-        out = np.asarray(program_outputs(programs, space, inputs, pad_to=size), np.float64).reshape(len(programs), -1)
-    out = np.nan_to_num(out, nan=0.0, posinf=1e30, neginf=-1e30)
+        return np.asarray(program_outputs(programs, space, inputs, pad_to=size), np.float64).reshape(len(programs), -1)
+
+
+def values(space: SearchSpace, programs: Sequence[Program], points: Points) -> np.ndarray:
+    """``[len(programs), K]``: ``asinh`` of each program's outputs at the points (linear near zero, logarithmic
+    far from it, so one huge output does not drown the rest); non-finite outputs count as +-1e30 (NaN as +)."""
+    out = np.nan_to_num(_outputs(space, programs, points), nan=NON_FINITE_VALUE, posinf=NON_FINITE_VALUE,
+                        neginf=-NON_FINITE_VALUE)
+    return np.arcsinh(out)
+
+
+def directions(space: SearchSpace, programs: Sequence[Program], points: Points) -> np.ndarray:
+    """``[len(programs), K]``: each program's output at the points, flattened and scaled to unit length.
+
+    ``points`` is ``[n_inputs, K]`` (the space's inputs in order) or a mapping of input name to
+    samples. Non-finite outputs count as zero where NaN and as +-1e30 where infinite; an all-zero
+    output stays zero (it is near nothing).
+    """
+    out = np.nan_to_num(_outputs(space, programs, points), nan=0.0, posinf=1e30, neginf=-1e30)
     out = out / np.abs(out).max(axis=1, keepdims=True).clip(min=1e-300)  # no overflow in the norm
     norm = np.linalg.norm(out, axis=1, keepdims=True)
     return np.where(norm > 0, out / np.where(norm > 0, norm, 1.0), 0.0)
@@ -109,10 +133,11 @@ class NearestPredictor:
 
     space: SearchSpace
     points: Points
-    archive: np.ndarray  # [N, K] unit outputs
+    archive: np.ndarray  # [N, K] unit outputs (direction) or asinh outputs (value)
     fitness: np.ndarray  # [N]
     neighbours: int
     temperature: float
+    nearness: Nearness = "direction"
     seconds: float = 0.0
     final_loss: float | None = None  # nothing is trained
 
@@ -121,15 +146,25 @@ class NearestPredictor:
         if not programs:
             return np.zeros(0)
         start = time.perf_counter()
-        similarity = directions(self.space, programs, self.points) @ self.archive.T
+        if self.nearness == "value":
+            similarity = -self._distances(values(self.space, programs, self.points))
+        else:
+            similarity = directions(self.space, programs, self.points) @ self.archive.T
         k = min(self.neighbours, similarity.shape[1])
         top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
-        weight = np.maximum(np.take_along_axis(similarity, top, axis=1), 0.0)
+        nearest = np.take_along_axis(similarity, top, axis=1)
+        # direction: only positive cosines weigh; value: inverse distance (an exact twin takes all the weight)
+        weight = np.maximum(nearest, 0.0) if self.nearness == "direction" else 1.0 / (1e-9 - nearest)
         total = weight.sum(axis=1)
         mean = self.fitness.mean()
         scores = np.where(total > 0, (self.fitness[top] * weight).sum(axis=1) / np.where(total > 0, total, 1.0), mean)
         self.seconds += time.perf_counter() - start
         return scores
+
+    def _distances(self, queries: np.ndarray) -> np.ndarray:
+        """``[Q, N]`` Euclidean distances of the queries' asinh outputs to the archive's."""
+        squared = (queries**2).sum(1)[:, None] + (self.archive**2).sum(1)[None, :] - 2.0 * queries @ self.archive.T
+        return np.sqrt(np.maximum(squared, 0.0))
 
     def compare(self, a: Sequence[Program], b: Sequence[Program]) -> np.ndarray:
         """``P(a[i] is better than b[i])``: a sigmoid of the predicted score difference."""
@@ -143,8 +178,9 @@ class NearestPredictor:
 
 
 def fit_nearest(space: SearchSpace, programs: Sequence[Program], fitness: Sequence[float], points: Points,
-                neighbours: int = 1) -> NearestPredictor:
-    """Keeps the archive's unit outputs at ``points`` and their finite fitness.
+                neighbours: int = 1, nearness: Nearness = "direction") -> NearestPredictor:
+    """Keeps the archive's outputs at ``points`` (unit directions, or asinh values with ``nearness="value"``)
+    and their finite fitness.
 
     ``points``: ``[n_inputs, K]`` values (a space the host runs), or a mapping of every input's name to
     ``K >= 1`` samples (any space; what :func:`probe_points` gives a space of several value types).
@@ -170,13 +206,15 @@ def fit_nearest(space: SearchSpace, programs: Sequence[Program], fitness: Sequen
         raise ValueError(f"fit_nearest: {len(programs)} programs but {len(fitness)} fitness values (need >= 1)")
     if neighbours < 1:
         raise ValueError(f"fit_nearest: neighbours must be >= 1, got {neighbours}")
+    if nearness not in ("direction", "value"):
+        raise ValueError(f"fit_nearest: nearness must be 'direction' or 'value', got {nearness!r}")
     f = np.asarray(fitness, np.float64)
     if not np.isfinite(f).all():
         raise ValueError("fit_nearest: fitness must be finite (failed programs count as the floor)")
     start = time.perf_counter()
-    archive = directions(space, programs, points)
+    archive = (values if nearness == "value" else directions)(space, programs, points)
     spread = float(f.std())
     predictor = NearestPredictor(space, points, archive, f, neighbours,
-                                 temperature=TEMPERATURE_SHARE * spread if spread > 0 else 1.0)
+                                 temperature=TEMPERATURE_SHARE * spread if spread > 0 else 1.0, nearness=nearness)
     predictor.seconds = time.perf_counter() - start
     return predictor

@@ -167,6 +167,10 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
                                      "the study's own fingerprint inputs when it passes them).")
     neighbours: int = pydantic.Field(
         1, ge=1, le=64, description="With predictor `nearest`: archive programs whose scores a prediction averages.")
+    nearness: Literal["direction", "value"] = pydantic.Field(
+        "direction", description="With predictor `nearest`: how near two programs' outputs are: `direction` "
+                                 "(cosine, scale-free: a rule's step size is tuned away) or `value` (Euclidean "
+                                 "distance of asinh outputs: scale and offset count, as in a regression's error).")
     heldout_pairs: int = pydantic.Field(
         512, ge=0, description="Pairs of each new batch scored for the held-out accuracy (0: off).")
 
@@ -421,7 +425,7 @@ class GuidedEvolution:
             programs, fitness = [_decode(e[1]) for e in entries], [e[2] for e in entries]
             if self._points is not None:
                 self._predictors[key] = guide.fit_nearest(self.space, programs, fitness, self._points,
-                                                          self.config.neighbours)
+                                                          self.config.neighbours, self.config.nearness)
             else:
                 self._predictors[key] = guide.fit(self.space, self.config.predictor_config(), programs, fitness,
                                                   seed, lineage)

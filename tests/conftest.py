@@ -4,14 +4,15 @@ With two or more CPUs, XLA:CPU (jaxlib 0.10.2) parked every worker thread
 when two batched LAPACK QRs (a vmapped orthogonal init) ran at once; the
 networks now avoid batched QRs (docs/reproductions.md, "Known problem").
 Pinning to one CPU stays available, opt-in, for any hang not yet understood:
-``DISCOLAB_TEST_ONE_CPU=1 pytest`` (11.7 minutes instead of about 5 here).
+``DISCOLAB_TEST_ONE_CPU=1 pytest`` (11.7 minutes instead of about 5 when
+measured; the suite has grown since, to 8 minutes on two CPUs).
 XLA sizes its thread pools when its CPU backend starts, after this file is
 imported; subprocesses inherit it.
 
 The kill-and-resume tests start fresh processes that compile the same
 programs again: the ``subprocess_env`` fixture gives them one persistent
-compilation cache for the session, in a fresh folder removed at exit (never
-the user's ``~/.cache``). The test process itself keeps the cache off: with
+compilation cache for the session, in its temporary folder (never the
+user's ``~/.cache``). The test process itself keeps the cache off: with
 it on, the whole suite ran slower (every compile is also hashed and written).
 """
 

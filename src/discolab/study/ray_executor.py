@@ -147,8 +147,8 @@ class RayExecutor:
                 for k in pending.values():
                     lo, hi = parts[k]
                     results[k] = [self._timed_out() for _ in range(lo, hi)]
-                    self._replace(k)
                     self.timeouts += hi - lo
+                self._replace(*pending.values())
                 pending.clear()
                 break
             ref = ready[0]
@@ -171,10 +171,12 @@ class RayExecutor:
     def _new_actor(self) -> Any:
         return self._remote.remote(self._config, self.settings.imports)
 
-    def _replace(self, k: int) -> None:
-        self._ray.kill(self._actors[k], no_restart=True)
-        self._actors[k] = self._new_actor()
-        self._wait_ready([self._actors[k]])
+    def _replace(self, *ks: int) -> None:
+        """New actors in slots ``ks``, started together (each start imports and builds the domain)."""
+        for k in ks:
+            self._ray.kill(self._actors[k], no_restart=True)
+            self._actors[k] = self._new_actor()
+        self._wait_ready([self._actors[k] for k in ks])
 
     def _wait_ready(self, actors: Sequence[Any]) -> None:
         """Waits until the actors have built the domain, so a timeout never counts a worker's start."""

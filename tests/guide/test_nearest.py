@@ -92,6 +92,17 @@ def test_a_space_of_several_types_is_looked_up_at_its_fingerprint_inputs():
         guide.nearest.probe_points(space, 8, None)
 
 
+def test_more_probe_points_than_the_study_gives_are_drawn_inside_its_range():
+    space = SearchSpace(inputs=(("x0", "float"), ("x1", "float")), ops=("add",), constants=(), max_nodes=2)
+    inputs = {"x0": np.linspace(0.0, 4.0, 16), "x1": np.linspace(-1.0, 1.0, 16)}
+    points = guide.nearest.probe_points(space, 64, inputs)
+    assert points.shape == (2, 64)
+    assert np.array_equal(points[:, :16], np.stack([inputs["x0"], inputs["x1"]]))  # the study's own first
+    assert points[0].min() >= 0.0 and points[0].max() <= 4.0 and points[1].min() >= -1.0 and points[1].max() <= 1.0
+    assert len(np.unique(points[0])) == 64  # new points, not repeats
+    assert np.array_equal(points, guide.nearest.probe_points(space, 64, inputs))  # fixed: a search replays
+
+
 def test_a_composite_space_is_refused_with_a_message():
     space = CompositeSpace((("actor", SPACE), ("critic", SPACE)))
     with pytest.raises(ValueError, match="composite space .*actor, critic"):

@@ -51,6 +51,9 @@ from discolab.guide.features import Featurizer
 TEMPERATURE_SHARE = 0.1
 
 
+#: Seeds the extra probe points drawn inside the range of a study's inputs (fixed: a search replays).
+PROBE_SEED = 20261128
+
 #: Points a look-up compares outputs at: ``[n_inputs, K]`` values of a one-type space's inputs, or, for
 #: any space, a mapping of each input's name to ``K`` samples (a LIST input's are ``[K, actions]``).
 Points = np.ndarray | Mapping[str, np.ndarray]
@@ -73,7 +76,8 @@ def check_space(space: SearchSpace) -> None:
 def probe_points(space: SearchSpace, probes: int, inputs: Mapping[str, np.ndarray] | None) -> Points:
     """The first ``probes`` samples of ``inputs`` (a study passes its fingerprint inputs, the domain's own
     input statistics), else ``probes`` standard-normal points: ``[n_inputs, K]`` for a space the host
-    interpreter runs, a mapping of input name to samples for the others (several value types)."""
+    interpreter runs (asked for more than ``inputs`` holds, the rest uniform inside their range), a
+    mapping of input name to samples for the others (several value types; at most what ``inputs`` holds)."""
     check_space(space)
     if not runs_on_host(space):
         if inputs is None:
@@ -85,7 +89,12 @@ def probe_points(space: SearchSpace, probes: int, inputs: Mapping[str, np.ndarra
         return Featurizer(space, probes).probe_inputs[: len(space.inputs)]
     rows = [np.asarray(inputs[name], np.float64).reshape(-1) for name, _ in space.inputs]
     k = min(probes, *(len(r) for r in rows))
-    return np.stack([r[:k] for r in rows])
+    points = np.stack([r[:k] for r in rows])
+    if probes > k:  # more than the study gave: the rest drawn uniformly inside the range of its samples
+        rng = np.random.default_rng(PROBE_SEED)
+        low, high = points.min(axis=1, keepdims=True), points.max(axis=1, keepdims=True)
+        points = np.concatenate([points, low + (high - low) * rng.random((len(rows), probes - k))], axis=1)
+    return points
 
 
 def _as_inputs(space: SearchSpace, points: Points) -> dict[str, np.ndarray]:

@@ -164,7 +164,8 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         0, ge=0, le=256, description="Probe points per node: each node's values at fixed random inputs join its "
                                      "features (not in the paper; FLOAT-only spaces with numpy ops; 0: off). "
                                      "With predictor `nearest`: the points its outputs are compared at (>= 1; "
-                                     "the study's own fingerprint inputs when it passes them).")
+                                     "the study's own fingerprint inputs when it passes them; more than they hold are "
+                                     "drawn inside their range in a one-type space).")
     neighbours: int = pydantic.Field(
         1, ge=1, le=64, description="With predictor `nearest`: archive programs whose scores a prediction averages.")
     nearness: Literal["direction", "value"] = pydantic.Field(

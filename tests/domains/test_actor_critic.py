@@ -161,12 +161,12 @@ def test_show_prints_the_front_with_sac_and_draws_it(reference, tmp_path):
     assert (tmp_path / "front.png").stat().st_size > 10_000
 
 
-def test_a_killed_metapg_search_resumes_to_the_same_front(reference, tmp_path, subprocess_env):
+def test_a_killed_metapg_search_resumes_to_the_same_front(reference, tmp_path):
     config = parse_config(_config())
 
     killed = tmp_path / "killed.db"
     create_study(killed, config)
-    env = subprocess_env  # one compilation cache (tests/conftest.py): the resume compiles nothing
+    env = {**os.environ, "DISCOLAB_CACHE_DIR": "off"}
     code = f"from discolab.study import run_study; run_study({str(killed)!r})"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:

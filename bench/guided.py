@@ -18,7 +18,11 @@ discriminator), ``regression`` (guided, GNN score regressor), ``nearest``
 (guided, the scores of the archive programs computing the most nearly the same
 function: no training; needs ``probes`` in ``--guide``), ``oracle``
 (guided, the true score as predictor: an upper bound; its oracle calls are not
-counted as evaluations and not in its wall time), ``oracle:A`` (the same with
+counted as evaluations and not in its wall time; it rates a candidate 1, 0.5 or 0 as
+it beats, ties or trails its parent, so ``pick = "best"`` and the "best" fallback
+take the first such candidate), ``oracle_graded`` (the same, but ratings ordered by
+the true score: ``pick = "best"`` takes the truly best candidate, the fallback
+the least bad; the upper bound of a best-pick design), ``oracle:A`` (the same with
 each answer flipped with probability 1 - A: a predictor of pair accuracy A on
 exactly the pairs the screen asks about, mapping accuracy to speedup as the
 paper's noisy-oracle ablation does) and ``random`` (guided, coin-flip
@@ -64,8 +68,9 @@ from bench_support import machine, versions
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 FIGURES = ROOT / "docs" / "figures" / "guided"
-ARMS = ("re", "binary", "regression", "nearest", "oracle", "random")
+ARMS = ("re", "binary", "regression", "nearest", "oracle", "oracle_graded", "random")
 ORACLE_SEARCHER = "guided_bench_oracle"
+GRADED = "oracle_graded"
 SPEEDUP_TARGET_EVALUATIONS = 3.7
 SPEEDUP_TARGET_WALL = 2.0
 
@@ -110,12 +115,12 @@ def optimizer_config(seed: int, evaluations: int, searcher: dict[str, Any],
 
 
 def oracle_accuracy(arm: str) -> float | None:
-    """The pair accuracy of an ``oracle`` or ``oracle:A`` arm, None for other arms.
+    """The pair accuracy of an ``oracle``, ``oracle_graded`` or ``oracle:A`` arm, None for other arms.
 
     >>> oracle_accuracy("oracle"), oracle_accuracy("oracle:0.8"), oracle_accuracy("binary")
     (1.0, 0.8, None)
     """
-    if arm == "oracle":
+    if arm in ("oracle", GRADED):
         return 1.0
     if arm.startswith("oracle:"):
         accuracy = float(arm.split(":", 1)[1])
@@ -133,27 +138,32 @@ def searcher_for(arm: str, base: dict[str, Any], guide_options: dict[str, Any]) 
     searcher = {"name": "guided", "base": {"name": "regularized_evolution", **base}, "predictor": predictor,
                 **guide_options}
     if accuracy is not None:
-        searcher["name"] = f"{ORACLE_SEARCHER}_{accuracy:g}"
+        searcher["name"] = f"{ORACLE_SEARCHER}_graded" if arm == GRADED else f"{ORACLE_SEARCHER}_{accuracy:g}"
     return searcher
 
 
-def register_oracle_searcher(oracle_for: Any, accuracy: float) -> None:
+def register_oracle_searcher(oracle_for: Any, accuracy: float, graded: bool = False) -> None:
     """Registers guided evolution with the true score as predictor, right with probability ``accuracy``.
 
     Bench only: a study config cannot pass an oracle. A noisy answer is the
     exact one flipped (P -> 1 - P) with probability ``1 - accuracy``, drawn
-    from the searcher's own RNG, so runs stay deterministic.
+    from the searcher's own RNG, so runs stay deterministic. ``graded``: the
+    rating is ``0.5 + 0.5 d / (1 + |d|)`` of the true score difference ``d``
+    (accepts exactly what the plain oracle accepts, but orders the candidates).
     """
     from discolab import search
     from discolab.search.guided import GuidedConfig, GuidedEvolution
 
-    name = f"{ORACLE_SEARCHER}_{accuracy:g}"
+    name = f"{ORACLE_SEARCHER}_graded" if graded else f"{ORACLE_SEARCHER}_{accuracy:g}"
     if name in search.known():
         return
 
     class NoisyOracle(GuidedEvolution):
         def _compare(self, candidates, currents, current_fitness, predictor, rng):  # type: ignore[no-untyped-def]
             p, truth = super()._compare(candidates, currents, current_fitness, predictor, rng)
+            if graded:
+                d = np.asarray(truth, np.float64) - np.asarray(current_fitness, np.float64)
+                p = 0.5 + 0.5 * d / (1.0 + np.abs(d))
             if accuracy < 1.0:
                 p = np.where(rng.random(len(p)) < accuracy, p, 1.0 - p)
             return p, truth
@@ -434,6 +444,13 @@ def plot(result: dict[str, Any], out_dir: Path = FIGURES) -> list[str]:
 # ----------------------------------------------------------------------------- main
 
 
+def _setting(result: dict[str, Any]) -> list[Any]:
+    """What the runs of two result files must share to be merged: budget, options, domain and batch size."""
+    example = result["study_config_example"]
+    return [result[k] for k in ("domain", "evaluations", "guide_options", "regularized_evolution")] + \
+        [example["domain"], example["study"]["batch_size"]]
+
+
 def merge(paths: list[Path], out: Path | None, figures: Path | None = None) -> int:
     """Joins the runs of several result files of one setting (seeds or arms split over processes) and re-summarizes.
 
@@ -443,9 +460,7 @@ def merge(paths: list[Path], out: Path | None, figures: Path | None = None) -> i
     parts = [_from_json(json.loads(p.read_text())) for p in paths]
     first = parts[0]
     for p, part in zip(paths, parts):
-        setting = ("domain", "evaluations", "guide_options", "regularized_evolution")
-        if [part[k] for k in setting] + [part["study_config_example"]["domain"]] != \
-                [first[k] for k in setting] + [first["study_config_example"]["domain"]]:
+        if _setting(part) != _setting(first):
             raise SystemExit(f"merge: {p} ran another setting than {paths[0]}")
     arms = sorted(dict.fromkeys(arm for part in parts for arm in part["arms"]), key=lambda arm: arm != "re")
     runs = {arm: sorted((r for part in parts for r in expand(part["runs"]).get(arm, [])), key=lambda r: r["seed"])
@@ -481,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="evaluated programs per run (default: nguyen 4000, optimizer 2000, dqn 192)")
     parser.add_argument("--arms", default=None,
                         help=f"comma-separated arms of {ARMS} (default: nguyen all, dqn re,binary)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="programs per study batch, every arm (default: nguyen 250, optimizer 32, dqn 16)")
     parser.add_argument("--guide", default="{}", help="JSON of extra guided options (e.g. '{\"max_tries\": 8}')")
     parser.add_argument("--dqn-domain", default="{}",
                         help="dqn: JSON of domain fields that replace the small default's (e.g. "
@@ -529,6 +546,10 @@ def main(argv: list[str] | None = None) -> int:
         base = DQN_RE
         label = "dqn_loss (CartPole-v0 hurdle, Acrobot-v1" + (f"; set: {', '.join(domain)})" if domain else ")")
     guide_options.update(json.loads(args.guide))
+    if args.batch_size is not None:
+        if args.batch_size < 1:
+            parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
+        make = _with_batch_size(make, args.batch_size)
 
     from discolab.study.config import parse_config
 
@@ -537,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     if oracle_arms:
         oracle = Oracle(parse_config(make(0, {"name": "regularized_evolution"})).make_domain())
     for arm in oracle_arms:
-        register_oracle_searcher(lambda space: oracle, oracle_accuracy(arm))
+        register_oracle_searcher(lambda space: oracle, oracle_accuracy(arm), graded=arm == GRADED)
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.perf_counter()
     runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
@@ -580,6 +601,14 @@ def main(argv: list[str] | None = None) -> int:
     _print_summary(summary)
     print(f"wrote {out}")
     return 0
+
+
+def _with_batch_size(make: Any, batch_size: int) -> Any:
+    """``make`` with every study's batch size replaced."""
+    def sized(seed: int, searcher: dict[str, Any]) -> dict[str, Any]:
+        config = make(seed, searcher)
+        return {**config, "study": {**config["study"], "batch_size": batch_size}}
+    return sized
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

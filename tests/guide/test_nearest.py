@@ -115,3 +115,23 @@ def test_bad_points_and_fitness_are_named():
         guide.fit_nearest(SPACE, [program], [1.0], np.zeros((2, 4)))
     with pytest.raises(ValueError, match="finite"):
         guide.fit_nearest(SPACE, [program], [float("nan")], POINTS)
+
+
+@pytest.mark.parametrize("nearness", ["direction", "value"])
+def test_a_program_compared_with_its_nearest_archive_program_ties_at_exactly_one_half(nearness):
+    # Its predicted score is that program's score; a weighted mean can miss it in the last bits, which
+    # must not decide a screen's "better than the parent" (the threshold is one half).
+    rng = np.random.default_rng(1)
+    archive = [random_program(SPACE, rng) for _ in range(60)]
+    predictor = guide.fit_nearest(SPACE, archive, rng.random(60).tolist(), POINTS, nearness=nearness)
+    queries = [random_program(SPACE, rng) for _ in range(300)]
+    similarity = -predictor._distances(guide.nearest.values(SPACE, queries, POINTS)) if nearness == "value" \
+        else guide.nearest.directions(SPACE, queries, POINTS) @ predictor.archive.T
+    top_two = -np.sort(-similarity, axis=1)[:, :2]
+    clear = top_two[:, 0] - top_two[:, 1] > 1e-6  # one nearest program ...
+    if nearness == "direction":
+        clear &= top_two[:, 0] > 0  # ... pointing our way (else the archive's mean score is predicted)
+    assert clear.sum() > 50
+    nearest = [archive[k] for k in similarity.argmax(axis=1)[clear]]
+    p = predictor.compare([q for q, keep in zip(queries, clear) if keep], nearest)
+    assert (p == 0.5).all(), p[p != 0.5]

@@ -12,7 +12,7 @@ import pytest
 
 from discolab import search
 from discolab.domains.regression import RegressionConfig, RegressionDomain
-from discolab.graph import Program, is_valid, live_slots
+from discolab.graph import Program, is_valid, live_slots, mutate
 from discolab.search import Result
 from discolab.search import base as search_base
 from discolab.search.guided import GuidedConfig, GuidedEvolution
@@ -433,3 +433,33 @@ def test_the_look_up_screens_dqn_losses_at_the_study_fingerprint_inputs():
                                       for p in proposals if p.parent_id is not None])
     assert gain(screened) > gain(plain) + 0.05, (gain(screened), gain(plain))  # 0.18 here; 0.01-0.20, seeds 0-4
 
+
+
+def test_a_threshold_just_under_one_half_lets_the_look_up_pass_ties_so_its_best_program_has_children():
+    # With one neighbour the look-up predicts no child above the best program it was fitted on, so in
+    # the skip design that program's slots are always dropped. A child nearest to its own parent is
+    # predicted to tie it (exactly one half), and a threshold just under one half lets it through.
+    inputs = {"x0": np.linspace(-2.0, 2.0, 16)}
+
+    def make(threshold: float) -> GuidedEvolution:
+        config = {**SMALL, "predictor": "nearest", "probes": 16, "nearness": "value", "fallback": "skip",
+                  "max_tries": 8, "accept_threshold": threshold}
+        return GuidedEvolution(SPACE, GuidedConfig.model_validate(config), inputs=inputs)
+
+    strict, ties = make(0.5), make(0.4999)
+    _, _, state = loop(strict, strict.init(4), rounds=4, fitness=outputs_near_sin)
+    _, best_json, best_fitness, _ = max(strict._training_set(state), key=lambda entry: entry[2])
+    best = Program.from_json(best_json)
+    predictor = strict._predictor(state)
+    rng = np.random.default_rng(0)
+    children = [mutate(best, SPACE, rng) for _ in range(20)]
+
+    def accepted(searcher: GuidedEvolution) -> list[Program]:
+        chosen, ok, _ = searcher._screen([best] * 20, [best_fitness] * 20, children, predictor,
+                                         np.random.default_rng(1), None)
+        return [child for child, kept in zip(chosen, ok) if kept]
+
+    assert accepted(strict) == []
+    passed = accepted(ties)
+    assert passed, "no child of the best program was predicted to tie it"
+    assert (predictor.compare(passed, [best] * len(passed)) == 0.5).all()

@@ -50,6 +50,11 @@ from discolab.guide.features import Featurizer
 #: only the order and the 0.5 threshold matter to a screen, the scale just keeps P readable.
 TEMPERATURE_SHARE = 0.1
 
+#: Predicted scores closer than this share of their size are a tie (P = 0.5 exactly): a weighted mean
+#: of one neighbour's score can differ from that score in its last bits, and a screen's threshold must
+#: not pass or fail a child predicted to equal its parent by rounding.
+TIE_TOLERANCE = 1e-9
+
 
 #: Seeds the extra probe points drawn inside the range of a study's inputs (fixed: a search replays).
 PROBE_SEED = 20261128
@@ -182,7 +187,10 @@ class NearestPredictor:
         if not a:
             return np.zeros(0)
         both = self.predict(list(a) + list(b))
-        margin = (both[: len(a)] - both[len(a):]) / self.temperature
+        ours, theirs = both[: len(a)], both[len(a):]
+        difference = ours - theirs
+        tie = np.abs(difference) <= TIE_TOLERANCE * np.maximum(np.abs(ours), np.abs(theirs))
+        margin = np.where(tie, 0.0, difference) / self.temperature
         return 1.0 / (1.0 + np.exp(-np.clip(margin, -50.0, 50.0)))
 
 

@@ -129,7 +129,11 @@ class GuidedConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
                              "max_accepted), or the `best`-rated of all max_tries candidates screened against "
                              "the parent (needs max_accepted = 1).")
     accept_threshold: float = pydantic.Field(
-        0.5, ge=0.0, lt=1.0, description="A candidate is accepted when P(better than its parent) exceeds this.")
+        0.5, ge=0.0, lt=1.0, description="A candidate is accepted when P(better than its parent) exceeds this. "
+                                          "Just under 0.5 (e.g. 0.4999) also accepts a candidate predicted to tie "
+                                          "its parent (the `nearest` look-up's P = 0.5): it can rate no child above "
+                                          "the best program it has seen, so with `fallback = \"skip\"` that "
+                                          "program's slots would otherwise always be dropped.")
     min_archive: int = pydantic.Field(
         256, ge=2, description="Evaluated programs needed before the first fit; until then children pass unscreened.")
     retrain_every: int = pydantic.Field(

@@ -434,7 +434,6 @@ def test_the_look_up_screens_dqn_losses_at_the_study_fingerprint_inputs():
     assert gain(screened) > gain(plain) + 0.05, (gain(screened), gain(plain))  # 0.18 here; 0.01-0.20, seeds 0-4
 
 
-
 def test_a_threshold_just_under_one_half_lets_the_look_up_pass_ties_so_its_best_program_has_children():
     # With one neighbour the look-up predicts no child above the best program it was fitted on, so in
     # the skip design that program's slots are always dropped. A child nearest to its own parent is
